@@ -1,0 +1,31 @@
+# Two commands: `make bench` and `make test`. Each sets up from nothing (venv + install), then runs.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# CPU build of torch from this machine's disk; on a GPU machine pre-install your CUDA torch instead.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: test bench setup lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)" 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -m pip install -q -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -m pip install -q -e examples/zoo_plugin_example 2>&1 | grep -v "^WARNING: Location" || true
+	@$(PY) -c "import torch, lightning, zoo, datamodules" && touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.make_bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

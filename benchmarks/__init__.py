@@ -1,0 +1,1 @@
+"""Benchmarks: the suite runner, leaderboards, plots, and throughput figures."""

@@ -1,0 +1,1 @@
+"""Gait model zoo: registry, models, metrics and the command line."""

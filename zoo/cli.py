@@ -1,0 +1,52 @@
+"""The `zoo` console command.
+
+    zoo fit|validate|test|predict ...   LightningCLI (see `zoo fit --help`)
+    zoo list [PATTERN]                  registered models, their tasks, presets and sizes
+    zoo bench SUITE.yaml [--out DIR]    run a benchmark suite; `zoo bench merge DIR...`
+    zoo data generate|validate|import|events ...
+"""
+
+from __future__ import annotations
+
+import sys
+
+from datamodules.errors import DataError
+from zoo.errors import ZooError
+
+LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+USAGE = __doc__ or ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE.strip())
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    try:
+        if command in LIGHTNING_COMMANDS:
+            from zoo.lightning_cli import run_lightning_cli
+
+            return run_lightning_cli(argv)
+        if command == "list":
+            from zoo.registry import main_list
+
+            return main_list(rest)
+        if command == "bench":
+            from benchmarks.runner import main as bench_main
+
+            return bench_main(rest)
+        if command == "data":
+            from datamodules.cli import main as data_main
+
+            return data_main(rest)
+    except (ZooError, DataError, FileNotFoundError) as exc:
+        print(f"zoo {command}: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"zoo: unknown command '{command}'. Choices: {', '.join(LIGHTNING_COMMANDS)}, list, bench, data",
+          file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

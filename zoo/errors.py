@@ -1,0 +1,7 @@
+"""User-facing zoo errors: the CLI prints them as one line that names the choices."""
+
+from __future__ import annotations
+
+
+class ZooError(ValueError):
+    """A wrong model name, task, preset or shape; the message says what the choices are."""
