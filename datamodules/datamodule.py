@@ -1,0 +1,227 @@
+"""One LightningDataModule for every task of the zoo (see docs/tasks.md for the batch contract)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from datamodules.errors import DataError
+from datamodules.recording import Recording
+from datamodules.splits import SPLITS, Split, random_stance, subject_kfold, subsample
+from datamodules.store import ArrayStore, resolve_cache
+from datamodules.tasks import SAMPLE_DTYPE, TASKS, Task, TaskContext
+
+TARGETS = ("measured", "clean")
+
+
+class WindowDataset(Dataset):
+    """Samples of one split, normalised with the training statistics held by the DataModule."""
+
+    def __init__(self, task: Task, rows: np.ndarray, stats: dict[str, np.ndarray], *,
+                 clean_target: bool, include_clean: bool) -> None:
+        self.task, self.rows, self.stats = task, rows, stats
+        self.clean_target, self.include_clean = clean_target, include_clean
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        row = self.rows[i]
+        sample = self.task.load(row, clean=self.clean_target)
+        st = self.stats
+        sample["x"] = ((sample["x"] - st["x_mean"]) / st["x_std"]).astype(np.float32)
+        if "body_mass" in sample:
+            sample["body_mass"] = ((sample["body_mass"] - st["mass_mean"]) / st["mass_std"]).astype(np.float32)
+        if self.include_clean:
+            sample["y_clean"] = self.task.load(row, clean=True)["y"]
+        sample["subject"] = np.int64(row["subject"])
+        sample["mass_kg"] = np.float32(self.task.subject(row).body_mass_kg)
+        return sample
+
+
+class GaitDataModule(pl.LightningDataModule):
+    """Serves `task` from the recording at `path` with subject-wise K-fold splits.
+
+    Args:
+        path: recording file (HDF5, see docs/recording_format.md).
+        task: one of imu2pressure, imu2grf, landmarks2pressure, insole2pose, pretrain.
+        fold, n_folds: which of the K subject-wise folds is the test set.
+        split: `subject_kfold` (default) or `random_stance` (Qian 2025's stance-wise split; leaks subjects).
+        val_subjects: validation subjects carved from the training subjects (fraction < 1, or a count).
+        test_fraction: share of samples held out for test by `random_stance`.
+        split_seed: seed of the subject shuffle (the same seed gives the same folds for every model).
+        channels: input channel names (any subset; default: the task's paper set).
+        imus: IMU segments to keep for `imu2grf` / `pretrain` (e.g. ["R_FOOT"]), in the 48-channel order.
+        activities: trial activities to use (default: the task's own, e.g. walking for imu2pressure).
+        target: `measured` (noisy, as a lab records it) or `clean` (noise-free simulator targets).
+        include_clean: also serve `y_clean` (the noise-free target) for the noise-floor row.
+        window, window_stride: window length and hop for `imu2grf` / `pretrain` (default hop: 50 %).
+        stance_length: samples per time-normalised stance for `imu2pressure` (T = 101).
+        frames, frame_stride, pose_stride: `insole2pose` input frames M, the hop between them, and between windows.
+        landmarks: 16 or 2 landmark sensors for `landmarks2pressure`; `frame_step` keeps every n-th stance frame.
+        feet: feet used by `landmarks2pressure`.
+        label_fraction: share of training samples kept (label-efficiency experiments).
+        seed: seed of the label subsample and the training shuffle.
+        cache: keep arrays in memory (`auto`: files under 1 GiB); `False` streams from disk.
+        stats_samples: at most this many training samples are read to compute normalisation statistics.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        task: str = "imu2grf",
+        *,
+        fold: int = 0,
+        n_folds: int = 5,
+        split: str = "subject_kfold",
+        val_subjects: float = 0.2,
+        test_fraction: float = 0.3,
+        split_seed: int = 0,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        channels: list[str] | None = None,
+        imus: list[str] | None = None,
+        activities: list[str] | None = None,
+        target: str = "measured",
+        include_clean: bool = False,
+        window: int = 128,
+        window_stride: int | None = None,
+        stance_length: int = 101,
+        frames: int = 40,
+        frame_stride: int = 7,
+        pose_stride: int | None = None,
+        landmarks: int = 16,
+        frame_step: int = 2,
+        feet: list[str] | None = None,
+        label_fraction: float = 1.0,
+        seed: int = 0,
+        cache: bool | str = "auto",
+        stats_samples: int = 2000,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if task not in TASKS:
+            raise DataError(f"task: expected one of {sorted(TASKS)}, found '{task}'")
+        if split not in SPLITS:
+            raise DataError(f"split: expected one of {list(SPLITS)}, found '{split}'")
+        if target not in TARGETS:
+            raise DataError(f"target: expected one of {list(TARGETS)}, found '{target}'")
+        self.path = os.fspath(path)
+        self.task_name = task
+        recording = Recording(self.path)
+        self.store = ArrayStore(self.path, cache=resolve_cache(cache, self.path))
+        subjects = [recording.subject(s) for s in recording.subject_ids]
+        trials = recording.trials()
+        activity_names = sorted({t.activity for t in trials})
+        options = dict(self.hparams)
+        options["activity_names"] = activity_names
+        self.task: Task = TASKS[task](TaskContext(self.store, subjects, trials, options))
+        self._usable = self.task.usable_trials()  # fails here, naming task and modality, if the file lacks it
+        if (target == "clean" or include_clean) and not all(trials[i].has_clean for i in self._usable):
+            raise DataError(f"{self.path}: target='clean' needs the clean/ group in every trial; some lack it")
+        self.subject_ids = [s.subject_id for s in subjects]
+        first = trials[self._usable[0]]
+        cell = first.pressure_cell_size_m
+        self.data_spec: dict[str, Any] = {
+            "task": task,
+            "dataset": recording.dataset_name,
+            "synthetic": recording.synthetic,
+            "sample_rate_hz": first.sample_rate_hz,
+            "grid": list(first.pressure_shape) if first.pressure_shape else None,
+            "cell_size_cm": [100 * cell[0], 100 * cell[1]] if cell else None,
+            "activities": activity_names,
+            "has_body_mass": False,
+            **self.task.spec(),
+        }
+        recording.close()
+        self.stats: dict[str, np.ndarray] = {}
+        self.split: Split | None = None
+        self.samples = np.zeros(0, SAMPLE_DTYPE)
+        self._datasets: dict[str, WindowDataset] = {}
+
+    # -- Lightning hooks ---------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if self._datasets:
+            return
+        hp = self.hparams
+        self.samples = np.concatenate(
+            [self.task.index(i, self.subject_ids.index(self.task.ctx.trials[i].subject_id)) for i in self._usable]
+        )
+        if not len(self.samples):
+            raise DataError(f"{self.path}: task '{self.task_name}' found no complete samples in the usable trials")
+        with_data = sorted({self.subject_ids[i] for i in np.unique(self.samples["subject"])})
+        sample_subject = np.asarray([with_data.index(self.subject_ids[i]) for i in self.samples["subject"]])
+        if hp.split == "subject_kfold":
+            split = subject_kfold(with_data, sample_subject, fold=hp.fold, n_folds=hp.n_folds,
+                                  val_subjects=hp.val_subjects, seed=hp.split_seed)
+        else:
+            split = random_stance(with_data, sample_subject, fold=hp.fold, n_folds=hp.n_folds,
+                                  test_fraction=hp.test_fraction, seed=hp.split_seed)
+        train = subsample(split.train, hp.label_fraction, hp.seed)
+        self.split = Split(train, split.val, split.test, split.train_subjects, split.val_subjects, split.test_subjects)
+        if not self.stats:
+            self.stats.update(self._compute_stats(self.samples[train]))
+        clean = hp.target == "clean"
+        for name, idx in (("train", train), ("val", split.val), ("test", split.test)):
+            self._datasets[name] = WindowDataset(self.task, self.samples[idx], self.stats, clean_target=clean,
+                                                 include_clean=hp.include_clean and name == "test")
+
+    def _compute_stats(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        hp = self.hparams
+        if len(rows) > hp.stats_samples:
+            rows = rows[np.sort(np.random.default_rng(hp.seed).choice(len(rows), hp.stats_samples, replace=False))]
+        stats = self.task.stats([self.task.load(r, clean=hp.target == "clean") for r in rows])
+        masses = np.asarray([self.task.ctx.subjects[s].body_mass_kg for s in np.unique(rows["subject"])])
+        stats["mass_mean"] = np.float32([masses.mean()])
+        stats["mass_std"] = np.float32([masses.std() if len(masses) > 1 and masses.std() > 0 else 1.0])
+        return stats
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        if not self._datasets:
+            self.setup()
+        hp = self.hparams
+        generator = torch.Generator().manual_seed(hp.seed) if shuffle else None
+        return DataLoader(
+            self._datasets[name], batch_size=hp.batch_size, shuffle=shuffle, generator=generator,
+            num_workers=hp.num_workers, persistent_workers=hp.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    # -- statistics travel with the checkpoint ------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"stats": {k: v.tolist() for k, v in self.stats.items()}, "data_spec": self.data_spec}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        # Update in place: datasets already built hold a reference to this dict.
+        self.stats.update({k: np.asarray(v, dtype=np.float32) for k, v in state["stats"].items()})
+
+    # -- conveniences --------------------------------------------------------------------------
+    def dataset(self, split: str) -> WindowDataset:
+        if not self._datasets:
+            self.setup()
+        return self._datasets[split]
+
+    def target_stats(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Target mean and std broadcast to one sample's target shape (models keep them as buffers)."""
+        if not self.stats:
+            self.setup()
+        shape = self.data_spec["target_shape"]
+        mean = np.broadcast_to(self.stats.get("y_mean", np.zeros(1, np.float32)), shape)
+        std = np.broadcast_to(self.stats.get("y_std", np.ones(1, np.float32)), shape)
+        return torch.from_numpy(mean.copy()), torch.from_numpy(std.copy())

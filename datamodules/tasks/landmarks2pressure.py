@@ -1,0 +1,83 @@
+"""`landmarks2pressure` (Wang, J Biomech): foot geometry + pressure at a few landmarks -> the full map."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from datamodules.recording import SubjectInfo, TrialInfo
+from datamodules.tasks.base import FOOT_INDEX, Task, make_samples, stance_pairs
+from datamodules.tasks.landmarks import landmark_cells
+
+FEET_DEFAULT = ("right", "left")  # the left foot is stored mirrored, so both share one layout
+
+
+class Landmarks2Pressure(Task):
+    name = "landmarks2pressure"
+    paper = "Wang (J Biomech)"
+    default_activities = ("walk",)
+    x_mean_axes, x_std_axes = (1, 2), (1, 2)  # per input channel (geometry, landmarks)
+    y_mean_axes, y_std_axes = None, (0, 1)    # one scale, zero stays zero
+
+    @property
+    def feet(self) -> tuple[str, ...]:
+        return tuple(self.options.get("feet") or FEET_DEFAULT)
+
+    def needs(self) -> str:
+        return f"pressure/<foot> and events/<foot> for feet {list(self.feet)} and subject geometry"
+
+    def missing(self, trial: TrialInfo, subject: SubjectInfo) -> list[str]:
+        miss = [f"pressure/{f}" for f in self.feet if f not in trial.pressure_feet]
+        miss += [f"events/{f}" for f in self.feet if f not in trial.event_feet]
+        miss += [f"subjects/{subject.subject_id}/geometry/{f}" for f in self.feet if f not in subject.geometry]
+        return miss
+
+    @cached_property
+    def _cells(self) -> dict[tuple[str, str], np.ndarray]:
+        n = int(self.options["landmarks"])
+        return {
+            (s.subject_id, foot): landmark_cells(s.geometry[foot] >= 0, n)
+            for s in self.ctx.subjects for foot in self.feet if foot in s.geometry
+        }
+
+    def index(self, trial_index: int, subject_index: int) -> np.ndarray:
+        t = self.ctx.trials[trial_index]
+        step = int(self.options.get("frame_step") or 1)
+        rows = []
+        for foot in self.feet:
+            ev = self.ctx.store.recording.events(t.subject_id, t.trial_id, foot)
+            frames = [np.arange(h, o, step) for h, o in stance_pairs(ev["heel_strike"], ev["toe_off"])]
+            frames = np.concatenate(frames) if frames else np.zeros(0, np.int64)
+            rows.append(make_samples(subject_index, trial_index, frames, frames + 1, foot))
+        return np.concatenate(rows)
+
+    def load(self, row: np.void, clean: bool = False) -> dict[str, np.ndarray]:
+        foot = "left" if int(row["foot"]) == FOOT_INDEX["left"] else "right"
+        subject = self.subject(row)
+        frame = int(row["start"])
+        measured = self.ctx.store.read(self.trial(row).subject_id, self.trial(row).trial_id,
+                                       f"pressure/{foot}", frame, frame + 1)[0]
+        target = self.read(row, f"pressure/{foot}", frame, frame + 1, clean=clean)[0]
+        cells = self._cells[(subject.subject_id, foot)]
+        sparse = np.zeros_like(measured)
+        sparse[cells[:, 0], cells[:, 1]] = measured[cells[:, 0], cells[:, 1]]  # what the sensors read
+        geometry = subject.geometry[foot].astype(np.float32)
+        return {"x": np.stack([geometry, sparse]).astype(np.float32), "y": target.astype(np.float32)}
+
+    def stats(self, samples: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        stats = super().stats(samples)
+        # The landmark channel holds pressures: scale it like the target and keep zero at zero.
+        stats["x_mean"][1] = 0.0
+        stats["x_std"][1] = stats["y_std"].reshape(-1)[0]
+        return stats
+
+    def spec(self) -> dict[str, Any]:
+        grid = self.ctx.trials[self.usable_trials()[0]].pressure_shape
+        return {
+            "input_channels": ["geometry", "landmarks"],
+            "input_shape": [2, *grid],
+            "target_shape": list(grid),
+            "landmarks": int(self.options["landmarks"]),
+        }
