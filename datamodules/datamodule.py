@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from datamodules.errors import DataError
 from datamodules.recording import Recording
+from datamodules.sources import resolve_source
 from datamodules.splits import SPLITS, Split, random_stance, subject_kfold, subsample
 from datamodules.store import ArrayStore, resolve_cache
 from datamodules.tasks import SAMPLE_DTYPE, TASKS, Task, TaskContext
@@ -48,7 +49,7 @@ class GaitDataModule(pl.LightningDataModule):
     """Serves `task` from the recording at `path` with subject-wise K-fold splits.
 
     Args:
-        path: recording file (HDF5, see docs/recording_format.md).
+        path: recording file (HDF5, see docs/recording_format.md), or `sim:PRESET[:SEED]` for the simulator.
         task: one of imu2pressure, imu2grf, landmarks2pressure, insole2pose, pretrain.
         fold, n_folds: which of the K subject-wise folds is the test set.
         split: `subject_kfold` (default) or `random_stance` (Qian 2025's stance-wise split; leaks subjects).
@@ -111,7 +112,7 @@ class GaitDataModule(pl.LightningDataModule):
             raise DataError(f"split: expected one of {list(SPLITS)}, found '{split}'")
         if target not in TARGETS:
             raise DataError(f"target: expected one of {list(TARGETS)}, found '{target}'")
-        self.path = os.fspath(path)
+        self.path = os.fspath(resolve_source(path))
         self.task_name = task
         recording = Recording(self.path)
         self.store = ArrayStore(self.path, cache=resolve_cache(cache, self.path))

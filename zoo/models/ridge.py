@@ -1,0 +1,127 @@
+"""Ridge regression on the flattened input window: the linear floor.
+
+Inputs are flattened (and average-pooled to at most `max_features` values when a window is larger,
+e.g. 40 insole frames), targets flattened; both centred with training means so the intercept is not
+penalised. The penalty is chosen from a log grid by the error on the validation subjects, using one
+eigendecomposition of the training Gram matrix for the whole grid.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from zoo.models.closed_form import ClosedFormTask
+from zoo.registry import register_model
+
+LAMBDA_GRID = tuple(10.0 ** k for k in range(-3, 5))  # x (trace of the Gram matrix / features)
+
+
+def pooled_size(shape: tuple[int, ...], max_features: int) -> tuple[int, ...]:
+    """Shape after halving the largest trailing axes until the flattened size fits `max_features`."""
+    shape = list(shape)
+    while math.prod(shape) > max_features:
+        axis = max(range(1, len(shape)), key=lambda a: shape[a]) if len(shape) > 1 else 0
+        if shape[axis] <= 1:
+            break
+        shape[axis] = math.ceil(shape[axis] / 2)
+    return tuple(shape)
+
+
+@register_model("ridge")
+class Ridge(ClosedFormTask):
+    """Linear model in closed form, L2 penalty selected on validation subjects."""
+
+    supported_tasks = ("imu2pressure", "imu2grf", "landmarks2pressure", "insole2pose")
+    paper = "baseline"
+    presets = {"small": {"max_features": 2048}, "paper": {"max_features": 4096}}
+
+    def __init__(self, max_features: int | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        cfg = self.resolve(max_features=max_features)
+        self.pooled = pooled_size(self.input_shape, cfg.max_features)
+        d = math.prod(self.pooled) + (1 if self.spec.get("has_body_mass") else 0)
+        o = math.prod(self.target_shape)
+        self.register_buffer("xtx", torch.zeros(d, d, dtype=torch.float64))
+        self.register_buffer("xty", torch.zeros(d, o, dtype=torch.float64 if d * o < 2e7 else torch.float32))
+        self.register_buffer("x_sum", torch.zeros(d, dtype=torch.float64))
+        self.register_buffer("y_sum", torch.zeros(o, dtype=torch.float64))
+        self.register_buffer("n", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("weight", torch.zeros(d, o))
+        self.register_buffer("x_mean", torch.zeros(d))
+        self.register_buffer("y_mean", torch.zeros(o))
+        self.register_buffer("penalty", torch.tensor(float("nan")))
+        self._val_batches: list[dict[str, Tensor]] = []
+
+    def features(self, batch: dict[str, Tensor]) -> Tensor:
+        x = batch["x"]
+        if tuple(x.shape[1:]) != self.pooled:
+            dims = len(self.pooled) - 1
+            pool = (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d)[dims - 1]
+            x = pool(x, self.pooled[1:])
+        x = x.flatten(1)
+        if self.spec.get("has_body_mass"):
+            x = torch.cat([x, batch["body_mass"]], dim=1)
+        return x
+
+    def accumulate(self, batch: dict[str, Tensor], target: Tensor) -> None:
+        x, y = self.features(batch).double(), target.flatten(1).double()
+        self.xtx += x.T @ x
+        self.xty += (x.T @ y).to(self.xty.dtype)
+        self.x_sum += x.sum(0)
+        self.y_sum += y.sum(0)
+        self.n += x.shape[0]
+
+    @property
+    def fitted(self) -> bool:
+        return not bool(torch.isnan(self.penalty))
+
+    def _collecting(self) -> bool:
+        return not self.fitted and not self.trainer.sanity_checking and bool(self.n > 0)
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
+        if self._collecting():  # the penalty is chosen on these, so fit first, score after
+            self._val_batches.append(batch)
+            return None
+        return super().validation_step(batch, batch_idx)
+
+    def on_validation_epoch_end(self) -> None:
+        if self._collecting():
+            self.solve()
+            losses = [(self._evaluate(b, "val"), b["x"].shape[0]) for b in self._val_batches]
+            total = sum(n for _, n in losses)
+            if total:
+                self.log("val/loss", sum(loss * n for loss, n in losses) / total, prog_bar=True)
+            self._val_batches = []
+        super().on_validation_epoch_end()
+
+    def solve(self) -> None:
+        """Solve for every penalty on the grid at once; keep the one with the lowest validation error."""
+        n = self.n
+        x_mean, y_mean = self.x_sum / n, self.y_sum / n
+        gram = self.xtx - n * torch.outer(x_mean, x_mean)
+        cross = self.xty.double() - n * torch.outer(x_mean, y_mean)
+        evals, evecs = torch.linalg.eigh(gram)
+        evals = evals.clamp(min=0)
+        projected = evecs.T @ cross  # V^T X^T Y
+        scale = float(evals.mean()) or 1.0
+        lambdas = [scale * g for g in LAMBDA_GRID]
+        if self._val_batches:
+            xv = (torch.cat([self.features(b).double() for b in self._val_batches]) - x_mean) @ evecs
+            yv = torch.cat([self.normalise(self.target(b)).flatten(1).double() for b in self._val_batches]) - y_mean
+            errors = [float(((xv / (evals + lam)) @ projected - yv).pow(2).mean()) for lam in lambdas]
+            best = lambdas[min(range(len(lambdas)), key=errors.__getitem__)]
+        else:
+            best = scale  # no validation subjects: a moderate default
+        weight = evecs @ (projected / (evals + best)[:, None])
+        self.weight.copy_(weight.float())
+        self.x_mean.copy_(x_mean.float())
+        self.y_mean.copy_(y_mean.float())
+        self.penalty.fill_(best)
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        y = (self.features(batch) - self.x_mean) @ self.weight + self.y_mean
+        return y.reshape(-1, *self.target_shape)

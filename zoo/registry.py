@@ -1,0 +1,155 @@
+"""Model registry in the style of timm: register by decorator, list with wildcards, create by name.
+
+External packages add models through the Python entry-point group `zoo.models`:
+
+    [project.entry-points."zoo.models"]
+    my_model = "my_package.my_module"          # importing it runs @register_model
+
+A name registered twice (by the zoo and a plugin, or two plugins) is an error that names both.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import sys
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    from zoo.task import BaseTask
+
+ENTRY_POINT_GROUP = "zoo.models"
+BUILTIN_MODULES = ("zoo.models",)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    cls: type
+    source: str  # module that registered it
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(self.cls.supported_tasks)
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+_loaded = False
+
+
+def register_model(name: str | None = None):
+    """Class decorator: `@register_model("cnn_bilstm_attention")` (default name: the class name in lower case)."""
+
+    def decorator(cls: type) -> type:
+        key = name or cls.__name__.lower()
+        existing = _REGISTRY.get(key)
+        if existing is not None and existing.cls is not cls:
+            same_class = (existing.cls.__module__, existing.cls.__qualname__) == (cls.__module__, cls.__qualname__)
+            if not same_class:  # re-importing the same module (e.g. a reload) is not a clash
+                raise ZooError(
+                    f"model name '{key}' from {cls.__module__}.{cls.__qualname__} clashes with '{key}' already "
+                    f"registered by {existing.cls.__module__}.{existing.cls.__qualname__}; rename one of them"
+                )
+        cls.model_name = key
+        _REGISTRY[key] = ModelEntry(key, cls, cls.__module__)
+        return cls
+
+    return decorator
+
+
+def load_models() -> None:
+    """Import the built-in models and every plugin of the `zoo.models` entry-point group (once)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in BUILTIN_MODULES:
+        importlib.import_module(module)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except ZooError:
+            raise
+        except Exception as exc:  # a broken plugin must not take the zoo down, but must be visible
+            print(f"zoo: warning: plugin '{ep.name}' ({ep.value}) failed to load: {exc}", file=sys.stderr)
+
+
+def list_models(pattern: str = "*", task: str | None = None) -> list[str]:
+    """Registered names matching a shell wildcard (`'*unet*'`), optionally only those serving `task`."""
+    load_models()
+    names = [n for n in sorted(_REGISTRY) if fnmatch.fnmatch(n, pattern)]
+    return [n for n in names if task is None or task in _REGISTRY[n].tasks]
+
+
+def model_entry(name: str) -> ModelEntry:
+    load_models()
+    if name not in _REGISTRY:
+        close = fnmatch.filter(_REGISTRY, f"*{name}*")
+        hint = f" (did you mean {close}?)" if close else ""
+        raise ZooError(f"unknown model '{name}'{hint}; choices: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def get_model_class(name_or_path: str) -> type[BaseTask]:
+    """A registered short name, or a dotted path `package.module.Class` to any BaseTask subclass."""
+    load_models()
+    if name_or_path in _REGISTRY or "." not in name_or_path:
+        return model_entry(name_or_path).cls
+    module_name, _, class_name = name_or_path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError):
+        raise ZooError(
+            f"model '{name_or_path}': no class {class_name} in module {module_name}; registered names: "
+            f"{', '.join(sorted(_REGISTRY))}"
+        ) from None
+
+
+def create_model(name: str, *, data_spec: dict[str, Any] | None = None, preset: str = "small",
+                 **overrides: Any) -> BaseTask:
+    """Build a model by name for the data it will see (`datamodule.data_spec`); `overrides` beat the preset."""
+    return get_model_class(name)(data_spec=data_spec, preset=preset, **overrides)
+
+
+def main_list(argv: list[str]) -> int:
+    """`zoo list [PATTERN] [--task TASK]`: name, paper, tasks, presets with parameter counts."""
+    import argparse
+
+    from zoo.specs import default_data_spec
+
+    parser = argparse.ArgumentParser(prog="zoo list", description="List registered models.")
+    parser.add_argument("pattern", nargs="?", default="*", help="shell wildcard, e.g. '*unet*'")
+    parser.add_argument("--task", default=None, help="only models serving this task")
+    args = parser.parse_args(argv)
+    rows = []
+    for name in list_models(args.pattern, args.task):
+        entry = _REGISTRY[name]
+        sizes = []
+        for preset in entry.cls.presets:
+            task = entry.tasks[0]
+            spec = default_data_spec(task, **(entry.cls.paper_data if preset == "paper" else {}))
+            model = entry.cls(data_spec=spec, preset=preset)
+            sizes.append(f"{preset} {format_count(model.num_parameters())}")
+        origin = "" if entry.source.startswith("zoo.") else f"  [plugin: {entry.source}]"
+        rows.append((name, entry.cls.paper or "-", ", ".join(entry.tasks), "; ".join(sizes) + origin))
+    if not rows:
+        print(f"no model matches '{args.pattern}'" + (f" for task {args.task}" if args.task else ""))
+        return 1
+    header = ("model", "paper", "tasks", "presets (parameters)")
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(3)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths + [0])))
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths + [0])))
+    return 0
+
+
+def format_count(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1e6:.2f} M"
+    if n >= 1_000:
+        return f"{n / 1e3:.1f} k"
+    return str(n)
