@@ -1,0 +1,147 @@
+"""Run one cell (task, model, fold, seed): fit on the training subjects, test on the held-out ones.
+
+Runs inside a worker process; everything it produces lives in `OUT/cells/<key>/`: `metrics.json`
+(written last and atomically: its presence with status ok means the cell is done), the Lightning CSV
+log, the best checkpoint and a few test predictions for the plots.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.io import write_json_atomic
+from benchmarks.suite import ORACLE, Cell
+
+EXAMPLES = 4  # test samples kept per cell for plots
+
+
+def cell_dir(out_dir: Path, cell: Cell) -> Path:
+    return out_dir / "cells" / cell.key
+
+
+def run_cell(cell: Cell, out_dir: Path, threads: int | None = None) -> dict[str, Any]:
+    """Train and test one cell; never raises for a failure of the cell itself (it is recorded)."""
+    import lightning.pytorch as pl
+    import torch
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger, WandbLogger
+
+    from benchmarks.oracle import NoiseFloor
+    from benchmarks.tracking import start_run
+    from datamodules.datamodule import GaitDataModule
+    from datamodules.sources import resolve_source
+    from zoo.registry import create_model
+
+    quiet_lightning()
+    here = cell_dir(out_dir, cell)
+    here.mkdir(parents=True, exist_ok=True)
+    if threads:
+        torch.set_num_threads(threads)
+    record: dict[str, Any] = {"key": cell.key, "fingerprint": cell.fingerprint, **cell.to_dict()}
+    run = None
+    start = time.time()
+    try:
+        pl.seed_everything(cell.seed, workers=True, verbose=False)
+        oracle = cell.model.name == ORACLE
+        dm = GaitDataModule(
+            str(resolve_source(cell.dataset)), task=cell.task, fold=cell.fold, n_folds=cell.n_folds,
+            split_seed=cell.split_seed, seed=cell.seed, label_fraction=cell.label_fraction,
+            include_clean=oracle, **cell.data,
+        )
+        dm.setup()
+        if oracle:
+            model = NoiseFloor(data_spec=dm.data_spec)
+        else:
+            model = create_model(cell.model.name, data_spec=dm.data_spec, preset=cell.model.preset,
+                                 **cell.model.overrides)
+        record.update(n_params=model.num_parameters(), test_subjects=list(dm.split.test_subjects),
+                      n_train=len(dm.dataset("train")), n_val=len(dm.dataset("val")), n_test=len(dm.dataset("test")),
+                      synthetic=dm.data_spec["synthetic"], dataset_name=dm.data_spec["dataset"])
+        run = start_run(cell.wandb, out_dir, name=cell.key, group=cell.suite, job_type=cell.task,
+                        tags=[cell.model.label, f"fold{cell.fold}", f"seed{cell.seed}", cell.model.preset],
+                        config={**cell.to_dict(), "n_params": record["n_params"]})
+        loggers: list = [CSVLogger(here, name="", version="log")]
+        if run is not None:
+            loggers.append(WandbLogger(experiment=run))
+        checkpoint = ModelCheckpoint(dirpath=here / "checkpoints", filename="best", monitor="val/loss", mode="min")
+        trainer_args = {"accelerator": "auto", "devices": 1, "precision": "32-true", "max_epochs": 10,
+                        "num_sanity_val_steps": 0, **cell.trainer}
+        trainer = pl.Trainer(logger=loggers, callbacks=[checkpoint], enable_progress_bar=False,
+                             enable_model_summary=False, deterministic="warn", **trainer_args)
+        if not oracle:
+            trainer.fit(model, datamodule=dm)
+            record.update(epochs=trainer.current_epoch, steps=trainer.global_step,
+                          best_val_loss=float(checkpoint.best_model_score) if checkpoint.best_model_score is not None
+                          else None)
+        train_s = time.time() - start
+        ckpt = "best" if not oracle and checkpoint.best_model_path else None
+        results = trainer.test(model, datamodule=dm, ckpt_path=ckpt, verbose=False)[0]
+        record["metrics"] = {k.removeprefix("test/"): float(v) for k, v in results.items()}
+        if not np.isfinite(record["metrics"].get("loss", 0.0)):
+            raise FloatingPointError(f"test loss is {record['metrics']['loss']} (non-finite)")
+        save_examples(trainer.lightning_module, dm, here / "examples.npz")
+        record.update(status="ok", train_time_s=round(train_s, 2))
+        if run is not None:
+            run.summary.update({f"test/{k}": v for k, v in record["metrics"].items()})
+            log_example_images(run, here / "examples.npz", cell)
+    except Exception as exc:  # the cell fails, the suite goes on
+        record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        if run is not None:
+            run.summary.update({"status": "failed", "error": record["error"]})
+    finally:
+        record["wall_time_s"] = round(time.time() - start, 2)
+        if run is not None:
+            record["wandb_run_id"] = run.id
+            run.finish(exit_code=0 if record.get("status") == "ok" else 1)
+    write_json_atomic(here / "metrics.json", record)
+    return record
+
+
+def quiet_lightning() -> None:
+    """One progress line per cell is the runner's job: silence Lightning's per-fit banners and tips."""
+    import logging
+    import warnings
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="lightning")
+    warnings.filterwarnings("ignore", module="torchmetrics")  # e.g. r of a constant test window: recorded as NaN
+    warnings.filterwarnings("ignore", category=UserWarning, message=".*random_stance.*")
+
+
+def save_examples(model, dm, path: Path) -> None:
+    """A few test predictions in physical units (small float16 arrays) for the suite's plots."""
+    import torch
+
+    batch = next(iter(dm.test_dataloader()))
+    batch = {k: v[:EXAMPLES] for k, v in batch.items()}
+    model.eval()
+    with torch.no_grad():
+        pred = model.denormalise(model._outputs(batch)["y"])
+    truth = model.target(batch)
+    np.savez_compressed(
+        path, y_true=truth.numpy().astype(np.float16), y_pred=pred.numpy().astype(np.float16),
+        x=batch["x"].numpy().astype(np.float16) if model.task == "landmarks2pressure" else np.zeros(0),
+        cell_size_cm=np.asarray(model.spec.get("cell_size_cm") or [1.0, 1.0]),
+        keypoint_names=np.asarray(model.spec.get("keypoint_names") or []),
+        task=np.asarray(model.task),
+    )
+
+
+def log_example_images(run, examples: Path, cell: Cell) -> None:
+    """The cell's example plot as a W&B image (best effort: plotting never fails a finished cell)."""
+    try:
+        import wandb
+
+        from benchmarks.plots import example_figure
+
+        fig = example_figure(examples, title=cell.key)
+        if fig is not None:
+            run.log({"examples": wandb.Image(fig)})
+    except Exception as exc:  # pragma: no cover - diagnostics only
+        run.summary["example_plot_error"] = str(exc)

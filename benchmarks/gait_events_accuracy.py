@@ -1,0 +1,152 @@
+"""Accuracy of the gait-event detector on a real recording with motion-capture reference events.
+
+    python -m benchmarks.gait_events_accuracy [--data ../shared/data/gaitmap_example]
+
+The gaitmap example (MIT licence, MaD-Lab Erlangen) holds foot IMUs at 204.8 Hz and, per stride, the
+initial contact (`ic`) and terminal contact (`tc`) seen by optical motion capture. Strides run from
+mid-stance to mid-stance, so each holds exactly one toe-off and one heel strike. A walking bout runs from
+the first stride's start to the last stride's end of a series of consecutive strides. Inside a bout a
+detected event is matched to the reference event of the stride it falls in when it lies within
+`tolerance_s` of it; every other detected event inside a bout is spurious. Events outside the bouts
+(standing, the first and last steps) are not judged: the reference does not cover them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from datamodules.events import PRESETS, detect_gait_events
+from datamodules.importers import convert_units, read_csv_table
+from datamodules.naming import FEET
+
+GAITMAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gaitmap_example"
+GAITMAP_RATE_HZ = 204.8
+GAITMAP_GYRO = "{foot}_sensor/gyr_y"  # sagittal axis of the aligned foot frame (y left): swing is negative
+MATCH_TOLERANCE_S = 0.15
+
+
+@dataclass(frozen=True)
+class ReferenceStrides:
+    """One foot's reference strides: borders and events as sample indices."""
+
+    start: np.ndarray
+    end: np.ndarray
+    heel_strike: np.ndarray
+    toe_off: np.ndarray
+
+    def bouts(self) -> list[tuple[int, int]]:
+        """(first start, last end) of each series of consecutive strides (a stride ends where the next starts)."""
+        breaks = np.flatnonzero(self.start[1:] != self.end[:-1]) + 1
+        firsts = np.append(0, breaks)
+        lasts = np.append(breaks - 1, len(self.start) - 1)
+        return [(int(self.start[a]), int(self.end[b])) for a, b in zip(firsts, lasts)]
+
+
+@dataclass(frozen=True)
+class EventAccuracy:
+    """Matched errors (detected - reference, ms) of one event kind and the count of spurious events."""
+
+    errors_ms: np.ndarray
+    matched: np.ndarray  # per reference stride: was its event found
+    spurious: int
+
+    def abs_percentile(self, q: float) -> float:
+        return float(np.percentile(np.abs(self.errors_ms), q)) if len(self.errors_ms) else float("nan")
+
+
+def match_events(detected: np.ndarray, reference: np.ndarray, strides: ReferenceStrides,
+                 sample_rate_hz: float, tolerance_s: float = MATCH_TOLERANCE_S) -> EventAccuracy:
+    """Match each reference event to the nearest detected event inside its stride (within the tolerance)."""
+    detected = np.asarray(detected, dtype=np.int64)
+    in_bout = np.zeros(len(detected), dtype=bool)
+    for lo, hi in strides.bouts():
+        in_bout |= (detected >= lo) & (detected < hi)
+    candidates = detected[in_bout]
+    stride = np.searchsorted(strides.start, candidates, side="right") - 1
+    error = candidates - reference[stride]
+    close = np.abs(error) <= tolerance_s * sample_rate_hz
+    order = np.argsort(np.abs(error[close]), kind="stable")
+    matched_strides, first = np.unique(stride[close][order], return_index=True)
+    matched = np.zeros(len(reference), dtype=bool)
+    matched[matched_strides] = True
+    errors_ms = error[close][order][first] / sample_rate_hz * 1000.0
+    return EventAccuracy(errors_ms=errors_ms, matched=matched, spurious=int(len(candidates) - len(first)))
+
+
+def load_gaitmap(folder: Path = GAITMAP) -> tuple[dict[str, np.ndarray], dict[str, ReferenceStrides]]:
+    """Sagittal foot angular rate (rad/s) and reference strides per foot."""
+    columns = [GAITMAP_GYRO.format(foot=foot) for foot in FEET]
+    table = read_csv_table(folder / "imu_sample.csv", header_rows=2, columns=columns)
+    gyro = {foot: convert_units(table[GAITMAP_GYRO.format(foot=foot)], "deg/s", "gyr", "gaitmap") for foot in FEET}
+    with (folder / "stride_events_sample.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    strides = {}
+    for foot in FEET:
+        mine = sorted((r for r in rows if r["foot"] == foot), key=lambda r: float(r["start"]))
+        col = {k: np.array([round(float(r[k])) for r in mine], dtype=np.int64) for k in ("start", "end", "ic", "tc")}
+        strides[foot] = ReferenceStrides(col["start"], col["end"], col["ic"], col["tc"])
+    return gyro, strides
+
+
+@dataclass(frozen=True)
+class FootResult:
+    foot: str
+    rule: str
+    n_strides: int
+    heel_strike: EventAccuracy
+    toe_off: EventAccuracy
+
+    @property
+    def detected_share(self) -> float:
+        """Share of reference strides whose heel strike and toe-off were both found."""
+        return float((self.heel_strike.matched & self.toe_off.matched).mean())
+
+    def row(self) -> str:
+        hs, to = self.heel_strike, self.toe_off
+        return (f"| {self.foot} | {self.rule} | {int(round(self.detected_share * self.n_strides))}/{self.n_strides} "
+                f"({100 * self.detected_share:.1f} %) | {hs.abs_percentile(50):.1f} | {hs.abs_percentile(95):.1f} "
+                f"| {to.abs_percentile(50):.1f} | {to.abs_percentile(95):.1f} | {hs.spurious + to.spurious} |")
+
+
+def evaluate(folder: Path = GAITMAP, heel_strike_rules: tuple[str, ...] = ("zero_crossing", "peak")) -> list[FootResult]:
+    """Run the foot preset (and the same with Qian's peak rule) on both feet of the gaitmap recording."""
+    gyro, strides = load_gaitmap(folder)
+    results = []
+    for rule in heel_strike_rules:
+        for foot in FEET:
+            events = detect_gait_events(gyro[foot], GAITMAP_RATE_HZ, PRESETS["foot"], heel_strike=rule)
+            ref = strides[foot]
+            results.append(FootResult(
+                foot=foot,
+                rule=rule,
+                n_strides=len(ref.start),
+                heel_strike=match_events(events.heel_strike, ref.heel_strike, ref, GAITMAP_RATE_HZ),
+                toe_off=match_events(events.toe_off, ref.toe_off, ref, GAITMAP_RATE_HZ),
+            ))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=GAITMAP, help="folder of the gaitmap example recording")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"gaitmap example not found at {args.data}; pass --data")
+        return 2
+    print(f"Gait events vs motion capture, gaitmap example ({args.data}), foot gyroscope gyr_y at "
+          f"{GAITMAP_RATE_HZ} Hz, match tolerance {MATCH_TOLERANCE_S * 1000:.0f} ms\n")
+    print("| foot | heel-strike rule | strides found | HS median ms | HS p95 ms | TO median ms | TO p95 ms "
+          "| spurious in bouts |")
+    print("|---|---|---|---|---|---|---|---|")
+    for result in evaluate(args.data):
+        print(result.row())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

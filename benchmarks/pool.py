@@ -1,0 +1,107 @@
+"""Cell isolation: cells run in long-lived worker processes (imports paid once per worker).
+
+A Python error inside a cell is caught and recorded by the cell itself. If the worker process dies
+(segfault, out-of-memory kill) or a cell exceeds its time limit, the parent records that cell as
+failed with the reason and starts a fresh worker; the suite goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from benchmarks.cell import cell_dir
+from benchmarks.io import write_json_atomic
+from benchmarks.suite import Cell
+
+CONTEXT = mp.get_context("spawn")  # a clean interpreter per worker: no forked torch threads or h5py handles
+
+
+def _worker(conn: Connection, out_dir: str, threads: int | None) -> None:
+    from benchmarks.cell import run_cell
+
+    while True:
+        cell = conn.recv()
+        if cell is None:
+            return
+        record = run_cell(cell, Path(out_dir), threads)
+        conn.send(record)
+
+
+@dataclass
+class Worker:
+    process: Any
+    conn: Connection
+    cell: Cell | None = None
+    started: float = 0.0
+
+
+def _spawn(out_dir: Path, threads: int | None) -> Worker:
+    parent, child = CONTEXT.Pipe()
+    process = CONTEXT.Process(target=_worker, args=(child, str(out_dir), threads), daemon=True)
+    process.start()
+    child.close()
+    return Worker(process, parent)
+
+
+def _died(cell: Cell, out_dir: Path, reason: str, started: float) -> dict[str, Any]:
+    record = {"key": cell.key, "fingerprint": cell.fingerprint, **cell.to_dict(), "status": "failed",
+              "error": reason, "wall_time_s": round(time.time() - started, 2)}
+    write_json_atomic(cell_dir(out_dir, cell) / "metrics.json", record)
+    return record
+
+
+def run_isolated(cells: list[Cell], out_dir: Path, *, jobs: int = 1, threads: int | None = None,
+                 timeout_s: float | None = None, on_start: Callable[[Cell], None] | None = None) -> Iterator[dict]:
+    """Yield each cell's record as it finishes (order of completion)."""
+    pending = list(cells)
+    workers = [_spawn(out_dir, threads) for _ in range(min(jobs, len(pending)))]
+    try:
+        while pending or any(w.cell is not None for w in workers):
+            for w in workers:
+                if w.cell is None and pending:
+                    w.cell, w.started = pending.pop(0), time.time()
+                    if on_start:
+                        on_start(w.cell)
+                    w.conn.send(w.cell)
+            busy = [w for w in workers if w.cell is not None]
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=1.0)
+            for i, w in enumerate(workers):
+                if w.cell is None:
+                    continue
+                if w.conn in ready:
+                    try:
+                        record = w.conn.recv()
+                    except EOFError:  # died while sending
+                        record = None
+                    if record is not None:
+                        w.cell = None
+                        yield record
+                        continue
+                timed_out = timeout_s is not None and time.time() - w.started > timeout_s
+                if not w.process.is_alive() or timed_out:
+                    if timed_out:
+                        w.process.kill()
+                    w.process.join()
+                    code = w.process.exitcode
+                    reason = (f"cell exceeded its time limit of {timeout_s:.0f} s" if timed_out else
+                              f"worker process died with exit code {code}"
+                              + (" (killed by signal; out of memory?)" if code is not None and code < 0 else ""))
+                    cell, started = w.cell, w.started
+                    workers[i] = _spawn(out_dir, threads)
+                    yield _died(cell, out_dir, reason, started)
+    finally:
+        for w in workers:
+            if w.process.is_alive():
+                try:
+                    w.conn.send(None)
+                except (BrokenPipeError, OSError):
+                    pass
+                w.process.join(timeout=5)
+                if w.process.is_alive():
+                    w.process.kill()

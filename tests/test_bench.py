@@ -1,0 +1,182 @@
+"""The benchmark runner end to end on tiny data: outputs, resume after a kill, shards, W&B offline runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmarks.results import LEADERBOARD_COLUMNS, RESULT_COLUMNS
+from benchmarks.runner import main as bench_main
+from benchmarks.suite import SuiteError, load_suite
+
+from fake_recordings import make_fake_recording
+
+ZOO = [sys.executable, "-m", "zoo.cli"]
+
+
+@pytest.fixture(scope="module")
+def suite_file(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    data = make_fake_recording(root / "tiny.h5", n_subjects=4, seconds=6.0)
+    suite = {
+        "name": "tiny-suite", "dataset": str(data), "folds": 2, "seeds": [0], "oracle": True,
+        "data": {"batch_size": 16, "stats_samples": 100},
+        "trainer": {"max_epochs": 2, "limit_train_batches": 3},
+        "wandb": False,
+        "tasks": {"imu2grf": {"models": ["tcn", {"name": "ridge", "trainer": {"max_epochs": 1}}]}},
+    }
+    path = root / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    return path
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.fixture(scope="module")
+def full_run(suite_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("full")
+    assert bench_main([str(suite_file), "--out", str(out)]) == 0
+    return out
+
+
+def test_every_output_file_and_its_columns(full_run):
+    for name in ("results.csv", "leaderboard.csv", "leaderboard.md", "suite.yaml"):
+        assert (full_run / name).exists(), name
+    results = read_csv(full_run / "results.csv")
+    assert tuple(results[0]) == RESULT_COLUMNS
+    cells = {(r["task"], r["model"], r["fold"], r["seed"]) for r in results}
+    assert cells == {("imu2grf", m, f, "0") for m in ("tcn", "ridge", "noise-floor") for f in ("0", "1")}
+    board = read_csv(full_run / "leaderboard.csv")
+    assert tuple(board[0]) == LEADERBOARD_COLUMNS
+    for model in ("tcn", "ridge", "noise-floor"):
+        primary = [r for r in board if r["model"] == model and r["is_primary"] == "True"]
+        assert [r["metric"] for r in primary] == ["r_vertical"]
+        assert primary[0]["higher_is_better"] == "True" and primary[0]["n"] == "2"
+    md = (full_run / "leaderboard.md").read_text()
+    assert "synthetic" in md and "noise-floor (oracle)" in md and "| tcn |" in md
+    per_cell = sorted((full_run / "cells").glob("*/metrics.json"))
+    assert len(per_cell) == 6
+    record = json.loads(per_cell[0].read_text())
+    assert record["status"] == "ok" and "r_vertical" in record["metrics"] and record["test_subjects"]
+    assert (full_run / "plots" / "imu2grf_primary.png").exists()
+    assert (full_run / "plots" / "imu2grf_examples.png").exists()
+
+
+def test_a_rerun_skips_finished_cells(full_run, suite_file, capsys):
+    stamps = {p: p.stat().st_mtime_ns for p in (full_run / "cells").glob("*/metrics.json")}
+    assert bench_main([str(suite_file), "--out", str(full_run)]) == 0
+    assert "6 already finished, 0 to run" in capsys.readouterr().out
+    assert stamps == {p: p.stat().st_mtime_ns for p in (full_run / "cells").glob("*/metrics.json")}
+
+
+def test_killed_mid_run_then_rerun_has_each_cell_once(suite_file, tmp_path):
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([*ZOO, "bench", str(suite_file), "--out", str(out)], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(out.glob("cells/*/metrics.json"))) < 2:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the runner and its workers, mid-suite
+    proc.wait()
+    done_before = {p: p.stat().st_mtime_ns for p in out.glob("cells/*/metrics.json")}
+    assert 2 <= len(done_before) < 6
+    subprocess.run([*ZOO, "bench", str(suite_file), "--out", str(out)], check=True, capture_output=True)
+    results = read_csv(out / "results.csv")
+    keys = [(r["model"], r["fold"], r["metric"]) for r in results]
+    assert len(keys) == len(set(keys))  # each (cell, metric) exactly once
+    assert len({(r["model"], r["fold"]) for r in results}) == 6
+    for path, stamp in done_before.items():
+        assert path.stat().st_mtime_ns == stamp  # finished cells were not redone
+
+
+def test_shards_merge_to_the_unsharded_results(full_run, suite_file, tmp_path):
+    shards = [tmp_path / "s0", tmp_path / "s1"]
+    for i, d in enumerate(shards):
+        assert bench_main([str(suite_file), "--out", str(d), "--shard", f"{i}/2"]) == 0
+    assert 0 < len(list(shards[0].glob("cells/*"))) < 6
+    merged = tmp_path / "merged"
+    assert bench_main(["merge", *map(str, shards), "--out", str(merged)]) == 0
+    assert (merged / "results.csv").read_text() == (full_run / "results.csv").read_text()
+    assert (merged / "leaderboard.csv").read_text() == (full_run / "leaderboard.csv").read_text()
+
+
+def wandb_records(path: Path):
+    """Protobuf records of an offline `.wandb` file (LevelDB log format: 7-byte file header, 32 KiB blocks,
+    each record chunk = crc32 (4) + length (2) + type (1) + data)."""
+    from wandb.proto import wandb_internal_pb2
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B"
+    pos, block, pending = 7, 32768, b""
+    while pos + 7 <= len(data):
+        room = block - pos % block
+        if room < 7:  # block trailer padding
+            pos += room
+            continue
+        length = int.from_bytes(data[pos + 4:pos + 6], "little")
+        kind = data[pos + 6]
+        chunk = data[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind == 0 and length == 0:
+            continue
+        pending += chunk
+        if kind in (1, 4):  # FULL or LAST
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            pending = b""
+            yield record
+
+
+def test_wandb_offline_leaves_one_run_per_cell_in_the_output_folder(suite_file, tmp_path, monkeypatch):
+    raw = yaml.safe_load(suite_file.read_text())
+    raw["wandb"] = {"project": "zoo-test"}
+    raw["oracle"] = False
+    raw["tasks"]["imu2grf"]["models"] = ["ridge"]
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # anything written outside the output folder shows here
+    out = tmp_path / "out"
+    assert bench_main([str(path), "--out", str(out)]) == 0
+    run_ids = [json.loads(p.read_text())["wandb_run_id"] for p in out.glob("cells/*/metrics.json")]
+    assert len(run_ids) == len(set(run_ids)) == 2
+    groups = {}
+    for run_file in out.glob("wandb/wandb/offline-run-*/*.wandb"):
+        for record in wandb_records(run_file):
+            if record.WhichOneof("record_type") == "run":
+                groups[record.run.run_id] = (record.run.run_group, record.run.job_type)
+                break
+    assert {groups[i] for i in run_ids} == {("tiny-suite", "imu2grf")}
+    assert ("tiny-suite", "summary") in set(groups.values())  # the leaderboard run
+    assert not (tmp_path / "home").exists() or not any((tmp_path / "home").rglob("*wandb*"))
+
+
+def test_bad_suite_files_name_the_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"name": "x", "dataset": "sim:quick", "tasks": {"imu2grf": {"models": ["nope"]}}}))
+    with pytest.raises(SuiteError, match=r"bad.yaml: tasks.imu2grf.models\[0\].name: expected a registered model"):
+        load_suite(bad)
+    bad.write_text(yaml.safe_dump({"name": "x", "dataset": "sim:quick", "tasks": {"imu2moon": {"models": ["mean"]}}}))
+    with pytest.raises(SuiteError, match="tasks.imu2moon: expected a task among"):
+        load_suite(bad)
+    bad.write_text(yaml.safe_dump({"name": "x", "dataset": "sim:quick", "folds": 1, "tasks": {"imu2grf": {"models": ["mean"]}}}))
+    with pytest.raises(SuiteError, match="folds: expected an integer >= 2, found 1"):
+        load_suite(bad)
+
+
+def test_dry_run_lists_cells_with_an_estimate(suite_file, capsys):
+    assert bench_main([str(suite_file), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "imu2grf__tcn__fold1__seed0" in out and "6 cells; estimated" in out
