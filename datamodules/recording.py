@@ -278,10 +278,13 @@ class RecordingWriter:
         for foot, arr in grf.items():
             self._dataset(g, f"grf/{foot}", np.asarray(arr, np.float32), MODALITY_UNITS["grf"], 4096,
                           channels=_str_list(GRF_AXES))
+        if pressure and trial.pressure_cell_size_m is None:
+            raise RecordingError(
+                f"{self.path}: {g.name}/pressure: expected pressure_cell_size_m (row, column pitch in m), found None"
+            )
         for foot, arr in pressure.items():
             ds = self._dataset(g, f"pressure/{foot}", np.asarray(arr, np.float32), MODALITY_UNITS["pressure"], 32)
-            if trial.pressure_cell_size_m is not None:
-                ds.attrs["cell_size_m"] = np.asarray(trial.pressure_cell_size_m, np.float64)
+            ds.attrs["cell_size_m"] = np.asarray(trial.pressure_cell_size_m, np.float64)
         if keypoints is not None:
             self._dataset(g, "keypoints", np.asarray(keypoints, np.float32), MODALITY_UNITS["keypoints"], 4096,
                           names=_str_list(trial.keypoint_names))

@@ -10,27 +10,48 @@ the DataModule's `data_spec`, so the same config serves any grid size, IMU subse
 
 from __future__ import annotations
 
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from datamodules.datamodule import GaitDataModule
+from zoo.errors import ZooError
 from zoo.registry import get_model_class, load_models
 from zoo.task import BaseTask
 
-TRAINER_DEFAULTS = {
-    "precision": "32-true",
-    "default_root_dir": "runs/lightning",
-    "callbacks": [
-        {
-            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-            "init_args": {"monitor": "val/loss", "mode": "min", "filename": "best-{epoch}", "save_last": False},
-        }
-    ],
-}
+TRAINER_DEFAULTS = {"precision": "32-true", "default_root_dir": "runs/lightning"}
 
 
 class ZooCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data.data_spec", "model.init_args.data_spec", apply_on="instantiate")
+        # Keep the best-validation checkpoint (Qian 2025); `zoo test --ckpt_path` evaluates it.
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({"checkpoint.monitor": "val/loss", "checkpoint.mode": "min",
+                             "checkpoint.filename": "best-{epoch}"})
+
+    def before_instantiate_classes(self) -> None:
+        """Check model against task before jsonargparse instantiates anything: its union-type errors would
+        bury our one-line message in a page of namespaces."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        check_model_for_data(config.model.class_path, config.model.init_args, config.data)
+
+
+def check_model_for_data(class_path: str, model_args, data_args) -> None:
+    from datamodules.errors import DataError
+    from datamodules.tasks import TASKS, input_channel_count
+
+    cls = get_model_class(class_path)
+    task = data_args.task
+    if task not in TASKS:
+        raise DataError(f"data.task: expected one of {sorted(TASKS)}, found '{task}'")
+    name = getattr(cls, "model_name", "") or cls.__name__
+    if task not in cls.supported_tasks:
+        raise ZooError(f"model '{name}' does not support task '{task}'; it supports: {', '.join(cls.supported_tasks)}")
+    expected = getattr(model_args, "in_channels", None)
+    found = input_channel_count(task, channels=data_args.channels, imus=data_args.imus)
+    if expected is not None and expected != found:
+        raise ZooError(f"model '{name}': in_channels={expected} but the data provides {found} input channels "
+                       f"for task '{task}'")
 
 
 def resolve_model_names(argv: list[str]) -> list[str]:
@@ -51,7 +72,13 @@ def resolve_model_names(argv: list[str]) -> list[str]:
 
 
 def run_lightning_cli(argv: list[str]) -> int:
+    import logging
+    import warnings
+
     load_models()
+    # `zoo` passes its own argv on purpose; and the seed is in the saved config, no need to shout it.
+    warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
+    logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
     ZooCLI(
         BaseTask,
         GaitDataModule,
@@ -59,5 +86,6 @@ def run_lightning_cli(argv: list[str]) -> int:
         args=resolve_model_names(argv),
         trainer_defaults=TRAINER_DEFAULTS,
         save_config_kwargs={"overwrite": True},
+        seed_everything_default=0,
     )
     return 0

@@ -12,4 +12,22 @@ TASKS: dict[str, type[Task]] = {
     cls.name: cls for cls in (Imu2Pressure, Imu2Grf, Landmarks2Pressure, Insole2Pose, Pretrain)
 }
 
-__all__ = ["SAMPLE_DTYPE", "TASKS", "Task", "TaskContext"]
+
+
+def input_channel_count(task: str, channels: list[str] | None = None, imus: list[str] | None = None) -> int:
+    """How many input channels `task` serves with these options, without opening a file."""
+    from datamodules.naming import IMU_CHANNELS_48, QIAN_CHANNELS_18
+    from datamodules.tasks.imu2grf import imu_subset_channels
+
+    if channels:
+        return len(channels)
+    return {
+        "imu2pressure": len(QIAN_CHANNELS_18),
+        "imu2grf": len(imu_subset_channels(imus)),
+        "pretrain": len(imu_subset_channels(imus)) if imus else len(IMU_CHANNELS_48),
+        "landmarks2pressure": 2,
+        "insole2pose": 2,
+    }[task]
+
+
+__all__ = ["SAMPLE_DTYPE", "TASKS", "Task", "TaskContext", "input_channel_count"]

@@ -67,5 +67,5 @@ def apply_head(head: PerStepHead, spec: dict, features: Tensor, batch: dict[str,
     out = head(features, batch.get("body_mass"))
     if spec["task"] == "imu2pressure":
         steps, h, w = spec["target_shape"]
-        return out.transpose(1, 2).reshape(-1, steps, h, w)
+        return out.transpose(1, 2).reshape(-1, steps, h, w).contiguous()  # metrics call .view()
     return out
