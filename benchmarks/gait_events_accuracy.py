@@ -40,7 +40,7 @@ class ReferenceStrides:
     toe_off: np.ndarray
 
     def bouts(self) -> list[tuple[int, int]]:
-        """(first start, last end) of each series of consecutive strides (a stride ends where the next starts)."""
+        """(first start, last end) of each series of consecutive strides (each ends where the next starts)."""
         breaks = np.flatnonzero(self.start[1:] != self.end[:-1]) + 1
         firsts = np.append(0, breaks)
         lasts = np.append(breaks - 1, len(self.start) - 1)
@@ -82,13 +82,15 @@ def load_gaitmap(folder: Path = GAITMAP) -> tuple[dict[str, np.ndarray], dict[st
     """Sagittal foot angular rate (rad/s) and reference strides per foot."""
     columns = [GAITMAP_GYRO.format(foot=foot) for foot in FEET]
     table = read_csv_table(folder / "imu_sample.csv", header_rows=2, columns=columns)
-    gyro = {foot: convert_units(table[GAITMAP_GYRO.format(foot=foot)], "deg/s", "gyr", "gaitmap") for foot in FEET}
+    gyro = {foot: convert_units(table[column], "deg/s", "gyr", str(folder))
+            for foot, column in zip(FEET, columns)}
     with (folder / "stride_events_sample.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     strides = {}
     for foot in FEET:
         mine = sorted((r for r in rows if r["foot"] == foot), key=lambda r: float(r["start"]))
-        col = {k: np.array([round(float(r[k])) for r in mine], dtype=np.int64) for k in ("start", "end", "ic", "tc")}
+        col = {k: np.array([round(float(r[k])) for r in mine], dtype=np.int64)
+               for k in ("start", "end", "ic", "tc")}
         strides[foot] = ReferenceStrides(col["start"], col["end"], col["ic"], col["tc"])
     return gyro, strides
 
@@ -108,12 +110,16 @@ class FootResult:
 
     def row(self) -> str:
         hs, to = self.heel_strike, self.toe_off
-        return (f"| {self.foot} | {self.rule} | {int(round(self.detected_share * self.n_strides))}/{self.n_strides} "
-                f"({100 * self.detected_share:.1f} %) | {hs.abs_percentile(50):.1f} | {hs.abs_percentile(95):.1f} "
-                f"| {to.abs_percentile(50):.1f} | {to.abs_percentile(95):.1f} | {hs.spurious + to.spurious} |")
+        found = int(round(self.detected_share * self.n_strides))
+        cells = [self.foot, self.rule, f"{found}/{self.n_strides} ({100 * self.detected_share:.1f} %)",
+                 *(f"{acc.abs_percentile(q):.1f}" for acc in (hs, to) for q in (50, 95)),
+                 str(hs.spurious + to.spurious)]
+        return "| " + " | ".join(cells) + " |"
 
 
-def evaluate(folder: Path = GAITMAP, heel_strike_rules: tuple[str, ...] = ("zero_crossing", "peak")) -> list[FootResult]:
+def evaluate(
+    folder: Path = GAITMAP, heel_strike_rules: tuple[str, ...] = ("zero_crossing", "peak")
+) -> list[FootResult]:
     """Run the foot preset (and the same with Qian's peak rule) on both feet of the gaitmap recording."""
     gyro, strides = load_gaitmap(folder)
     results = []

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fake_recordings import make_fake_recording
 from zoo.cli import main
+
+from fake_recordings import make_fake_recording
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = [sys.executable, "-m", "zoo.cli"]
