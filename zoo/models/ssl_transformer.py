@@ -1,0 +1,310 @@
+"""Masked-reconstruction self-supervised transformer for IMU windows (Tan 2024).
+
+Every time step is one token (patch length 1) holding the values of all input channels. Pretraining hides
+one contiguous block of steps behind a trainable mask token (in input space) and reconstructs them; the
+encoder it learns is then fine-tuned with a per-step task head (GRF, pressure maps). Fine-tuning can follow
+the paper's two-stage protocol: the head alone first, so a fresh head does not distort the pretrained
+representation, then the whole model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import Tensor, nn
+
+from datamodules.naming import IMU_CHANNELS_48
+from zoo.errors import ZooError
+from zoo.models.heads import apply_head, sequence_head
+from zoo.registry import register_model
+from zoo.task import LOSSES, OPTIMIZERS, BaseTask, warmup_cosine
+
+FINETUNE_MODES = ("full", "head_then_full")
+EVAL_MASK_SEED = 0  # evaluation masks are drawn from a fixed seed so validation losses are comparable
+OPTIONAL_ENCODER_KEYS = ("missing_imu",)  # loaded only when both models hold it with the same shape
+
+
+def sinusoidal_positions(steps: int, dim: int) -> Tensor:
+    """Fixed sine/cosine positional encoding `[steps, dim]` (Vaswani et al. 2017, base 10000)."""
+    position = torch.arange(steps, dtype=torch.float32)[:, None]
+    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    encoding = torch.zeros(steps, dim)
+    encoding[:, 0::2] = torch.sin(position * frequency)
+    encoding[:, 1::2] = torch.cos(position * frequency[: dim // 2])
+    return encoding
+
+
+def contiguous_block_mask(batch: int, steps: int, length: int, *,
+                          generator: torch.Generator | None = None) -> Tensor:
+    """`[batch, steps]` bool mask with one block of `length` consecutive steps per row, at a random start."""
+    starts = torch.randint(0, steps - length + 1, (batch, 1), generator=generator)
+    offsets = torch.arange(steps)[None, :] - starts
+    return (offsets >= 0) & (offsets < length)
+
+
+class SslEncoder(nn.Module):
+    """IMU window `[B, C, T]` -> per-step features `[B, T, d_model]`.
+
+    Channels are laid out in slots. When every input channel is one of the 48 of `IMU_CHANNELS_48`, the slots
+    are those 48 (the pretraining layout), present channels go to their own slot and every slot the data does
+    not provide (every channel of an absent IMU) is filled from the trainable `missing_imu` embedding
+    `[48, T]`, so a model for an IMU subset can reuse an encoder pretrained on all eight IMUs. Otherwise (e.g.
+    joint angles among the inputs) the slots are the input channels themselves and nothing is substituted.
+    """
+
+    def __init__(self, channels: Sequence[str], steps: int, *, d_model: int, layers: int, heads: int,
+                 feedforward: int, dropout: float) -> None:
+        super().__init__()
+        channels = list(channels)
+        slots = list(IMU_CHANNELS_48) if set(channels) <= set(IMU_CHANNELS_48) else channels
+        self.direct = slots is channels  # the data's own channels are the slots: nothing to place
+        self.n_slots = len(slots)
+        self.register_buffer("slot_index", torch.tensor([slots.index(c) for c in channels]), persistent=False)
+        has_absent_slots = len(set(channels)) < len(slots)
+        # Uniform(-0.5, 0.5) initialisation of both trainable input-space tokens, as in the reference code.
+        self.missing_imu = nn.Parameter(torch.rand(self.n_slots, steps) - 0.5) if has_absent_slots else None
+        self.mask_token = nn.Parameter(torch.rand(self.n_slots) - 0.5)
+        self.embedding = nn.Linear(self.n_slots, d_model)
+        # A fixed function of the step index: rebuilt for any window length, never loaded from a checkpoint.
+        self.register_buffer("positions", sinusoidal_positions(steps, d_model), persistent=False)
+        layer = nn.TransformerEncoderLayer(d_model, heads, feedforward, dropout, activation="relu",
+                                           layer_norm_eps=1e-5, batch_first=True, norm_first=False)
+        self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+    def to_slots(self, x: Tensor) -> Tensor:
+        """`[B, C, T]` data channels -> `[B, n_slots, T]`, absent slots taken from `missing_imu`."""
+        if self.direct:
+            return x
+        if self.missing_imu is None:  # all 48 present, maybe in another order
+            base = x.new_zeros(x.shape[0], self.n_slots, x.shape[2])
+        else:
+            base = self.missing_imu.expand(x.shape[0], -1, -1)
+        return base.index_copy(1, self.slot_index, x)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Features of `x` `[B, C, T]`; the steps where `mask` `[B, T]` is True are replaced by the mask token."""
+        tokens = self.to_slots(x)
+        if mask is not None:
+            tokens = torch.where(mask[:, None, :], self.mask_token[None, :, None], tokens)
+        hidden = self.embedding(tokens.transpose(1, 2)) + self.positions
+        return self.transformer(hidden)
+
+
+@dataclass(frozen=True)
+class TwoStageSchedule:
+    """Learning rates of Tan 2024's fine-tuning: the head alone for `head_steps` at peak `head_lr`, then the
+    whole model for `full_steps` at peak `full_lr`; each stage warms up linearly over `warmup_fraction` of its
+    steps, then decays to zero along a cosine. The encoder's rate is zero (and it is frozen) in the head stage."""
+
+    head_steps: int
+    head_lr: float
+    full_steps: int
+    full_lr: float
+    warmup_fraction: float
+
+    def _stage(self, step: int, start: int, steps: int, peak: float) -> float:
+        if not start <= step < start + steps:
+            return 0.0
+        return peak * warmup_cosine(steps, self.warmup_fraction)(step - start)
+
+    def head_lr_at(self, step: int) -> float:
+        return (self._stage(step, 0, self.head_steps, self.head_lr)
+                + self._stage(step, self.head_steps, self.full_steps, self.full_lr))
+
+    def encoder_lr_at(self, step: int) -> float:
+        return self._stage(step, self.head_steps, self.full_steps, self.full_lr)
+
+    def encoder_frozen_at(self, step: int) -> bool:
+        return step < self.head_steps
+
+
+@register_model("ssl_transformer")
+class SslTransformer(BaseTask):
+    """Masked-reconstruction SSL transformer (Tan 2024): pretraining on `pretrain`, fine-tuning on
+    `imu2grf` (a linear head per step, as in the paper) or `imu2pressure` (the shared map decoder).
+
+    Pretraining masks one contiguous block of `mask_length` steps per window (default `mask_ratio` 0.125:
+    16 of 128 steps) and reconstructs every step through a linear layer; the loss counts the masked steps of
+    the data's channels only. `forward` then returns `{"y": reconstruction [B, C, T], "mask": [B, T]}`.
+
+    `pretrained` names a checkpoint of this model (any task; normally `pretrain`) whose encoder initialises
+    this one; the heads stay new. `finetune="head_then_full"` runs the paper's two-stage schedule inside one
+    fit (see `TwoStageSchedule`; it uses the configured optimiser, weight decay and warm-up fraction and
+    replaces `lr`/`scheduler`); `"full"` trains everything with the usual `lr`/`scheduler`. The paper's
+    random-initialisation baseline is this class without `pretrained`.
+
+    Parameters: the paper states "2 million" trainable parameters in total. Paper preset, measured: the six
+    encoder layers hold 2,077,824 (6 x 346,304); with the 48 -> 192 embedding, the mask token and the
+    48 -> 48 reconstruction layer the pretraining model holds 2,096,544. Paper training recipe for pretraining:
+    AdamW, lr 1e-4, weight decay 0.01, batch 64, 5e4 steps, 20 % linear warm-up then cosine decay
+    (batch size and step count belong to the run configuration).
+
+    Args:
+        d_model, layers, heads, feedforward, dropout: transformer size (post-LayerNorm, ReLU, eps 1e-5).
+        mask_length: masked steps per window; default `round(mask_ratio * T)`.
+        mask_ratio: masked share of the window when `mask_length` is not given.
+        pretrained: path to a checkpoint (or a saved `encoder_state_dict()`) to initialise the encoder from.
+        finetune: `full` or `head_then_full` (downstream tasks only).
+        head_steps, head_lr, full_steps, full_lr: the two stages of `head_then_full`.
+    """
+
+    supported_tasks = ("pretrain", "imu2grf", "imu2pressure")
+    paper = "Tan 2024"
+    presets = {
+        "small": {"d_model": 64, "layers": 2, "heads": 4, "feedforward": 128, "dropout": 0.1, "mask_ratio": 0.125,
+                  "optimizer": "adamw", "lr": 2e-3, "weight_decay": 0.01},
+        "paper": {"d_model": 192, "layers": 6, "heads": 8, "feedforward": 512, "dropout": 0.1, "mask_ratio": 0.125,
+                  "optimizer": "adamw", "lr": 1e-4, "weight_decay": 0.01, "scheduler": "warmup_cosine",
+                  "warmup_fraction": 0.2},
+    }
+
+    def __init__(self, d_model: int | None = None, layers: int | None = None, heads: int | None = None,
+                 feedforward: int | None = None, dropout: float | None = None, mask_length: int | None = None,
+                 mask_ratio: float | None = None, pretrained: str | None = None, finetune: str = "full",
+                 head_steps: int = 300, head_lr: float = 1e-3, full_steps: int = 300, full_lr: float = 1e-4,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        cfg = self.resolve(d_model=d_model, layers=layers, heads=heads, feedforward=feedforward, dropout=dropout,
+                           mask_ratio=mask_ratio)
+        steps = self.input_shape[-1]
+        self.mask_length = int(mask_length) if mask_length is not None else max(1, round(cfg.mask_ratio * steps))
+        if not 1 <= self.mask_length < steps:
+            raise ZooError(f"model '{self.model_name}': mask_length must lie in [1, {steps - 1}] for {steps}-step "
+                           f"windows; found {self.mask_length}")
+        self.hparams["mask_length"] = self.mask_length
+        self.encoder = SslEncoder(self.spec["input_channels"], steps, d_model=cfg.d_model, layers=cfg.layers,
+                                  heads=cfg.heads, feedforward=cfg.feedforward, dropout=cfg.dropout)
+        if self.task == "pretrain":
+            self.head: nn.Module = nn.Linear(cfg.d_model, self.encoder.n_slots)
+        else:
+            self.head = sequence_head(self.spec, cfg.d_model)
+        self.finetune = finetune
+        self.schedule = TwoStageSchedule(head_steps, head_lr, full_steps, full_lr, self.train_cfg.warmup_fraction)
+        self._check_finetune()
+        if pretrained:
+            self.load_encoder(pretrained)
+
+    def _check_finetune(self) -> None:
+        name, s = self.model_name, self.schedule
+        if self.finetune not in FINETUNE_MODES:
+            raise ZooError(f"model '{name}': finetune: expected one of {list(FINETUNE_MODES)}, found "
+                           f"'{self.finetune}'")
+        if self.finetune == "head_then_full" and self.task == "pretrain":
+            raise ZooError(f"model '{name}': finetune='head_then_full' needs a downstream task; the task is "
+                           "'pretrain' (use finetune='full')")
+        if min(s.head_steps, s.full_steps) < 0 or s.head_steps + s.full_steps == 0:
+            raise ZooError(f"model '{name}': head_steps and full_steps must be >= 0 with a positive sum; found "
+                           f"{s.head_steps} and {s.full_steps}")
+
+    # -- forward and loss ------------------------------------------------------------------
+    def sample_mask(self, batch: int) -> Tensor:
+        """One contiguous masked block per window; fixed-seed positions in eval mode, random in training."""
+        generator = None if self.training else torch.Generator().manual_seed(EVAL_MASK_SEED)
+        mask = contiguous_block_mask(batch, self.input_shape[-1], self.mask_length, generator=generator)
+        return mask.to(self.device)
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor | dict[str, Tensor]:
+        x = batch["x"]
+        if self.task != "pretrain":
+            features = self.encoder(x).transpose(1, 2)
+            return apply_head(self.head, self.spec, features, batch)
+        mask = self.sample_mask(x.shape[0])
+        slots = self.head(self.encoder(x, mask)).transpose(1, 2)
+        return {"y": slots.index_select(1, self.encoder.slot_index), "mask": mask}
+
+    def compute_loss(self, out: dict[str, Tensor], target: Tensor, batch: dict[str, Tensor]) -> Tensor:
+        """Pretraining: the loss over the masked steps only (every data channel); otherwise the usual loss."""
+        loss = LOSSES[self.train_cfg.loss]
+        if self.task != "pretrain":
+            return loss(out["y"], target)
+        hidden = out["mask"][:, None, :].expand_as(target)
+        return loss(out["y"][hidden], target[hidden])
+
+    # -- pretrained encoder ------------------------------------------------------------------
+    def encoder_state_dict(self) -> dict[str, Tensor]:
+        """The weights `pretrained` transfers (embedding, mask token, missing-IMU embedding, transformer)."""
+        return self.encoder.state_dict()
+
+    def load_encoder(self, source: str | Path | Mapping[str, Tensor]) -> None:
+        """Initialise the encoder from a checkpoint of this model, a saved `encoder_state_dict()`, or a mapping.
+
+        Loading is strict: a missing, unexpected or differently shaped encoder weight is an error naming
+        every such key. Only `missing_imu` is optional (kept new when either side lacks it or the window
+        lengths differ), since it exists only for IMU subsets.
+        """
+        origin = f"pretrained checkpoint {source}" if isinstance(source, (str, Path)) else "encoder state"
+        theirs = _encoder_weights(source) if isinstance(source, (str, Path)) else dict(source)
+        own = self.encoder.state_dict()
+        missing = [k for k in own if k not in theirs and k not in OPTIONAL_ENCODER_KEYS]
+        unexpected = [k for k in theirs if k not in own and k not in OPTIONAL_ENCODER_KEYS]
+        mismatched = [f"{k} (checkpoint {tuple(theirs[k].shape)}, model {tuple(own[k].shape)})"
+                      for k in own if k in theirs and k not in OPTIONAL_ENCODER_KEYS
+                      and theirs[k].shape != own[k].shape]
+        if missing or unexpected or mismatched:
+            problems = [f"{label}: {_abbreviated(keys)}" for label, keys in
+                        (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched))
+                        if keys]
+            raise ZooError(f"{origin}: its encoder does not fit this model ({self.encoder.n_slots} input slots, "
+                           f"d_model {self.hparams.d_model}, {self.hparams.layers} layers); " + "; ".join(problems))
+        merged = {k: theirs[k] if k in theirs and theirs[k].shape == v.shape else v for k, v in own.items()}
+        self.encoder.load_state_dict(merged, strict=True)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The state dict already holds the fine-tuned encoder: restoring must not need the pretraining file.
+        hparams = checkpoint.get("hyper_parameters", {})
+        if hparams.get("pretrained"):
+            checkpoint["encoder_source"] = hparams["pretrained"]
+            hparams["pretrained"] = None
+
+    # -- two-stage fine-tuning -----------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        if self.finetune == "full":
+            return super().configure_optimizers()
+        cfg, schedule = self.train_cfg, self.schedule
+        planned = schedule.head_steps + schedule.full_steps
+        if self._trainer is not None and self.trainer.estimated_stepping_batches != planned:
+            rank_zero_warn(f"ssl_transformer: finetune='head_then_full' plans {planned} steps (head_steps + "
+                           f"full_steps) but the trainer runs {self.trainer.estimated_stepping_batches}; set "
+                           f"max_steps={planned}")
+        kwargs: dict[str, Any] = {"lr": 1.0, "weight_decay": cfg.weight_decay}  # LambdaLR sets the rates
+        if cfg.optimizer in ("adam", "adamw"):
+            kwargs["betas"] = tuple(cfg.betas)
+        groups = [{"params": list(self.head.parameters())}, {"params": list(self.encoder.parameters())}]
+        optimizer = OPTIMIZERS[cfg.optimizer](groups, **kwargs)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [schedule.head_lr_at, schedule.encoder_lr_at])
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_train_batch_start(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        if self.finetune == "head_then_full":
+            self.encoder.requires_grad_(not self.schedule.encoder_frozen_at(self.global_step))
+
+    def on_train_end(self) -> None:
+        self.encoder.requires_grad_(True)
+
+
+def _encoder_weights(path: str | Path) -> dict[str, Tensor]:
+    """Encoder weights from a Lightning checkpoint of this model or from a saved `encoder_state_dict()`."""
+    if not Path(path).is_file():
+        raise ZooError(f"pretrained: no checkpoint file at {path}")
+    stored = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(stored, Mapping):
+        raise ZooError(f"pretrained checkpoint {path}: expected a dict of weights, found {type(stored).__name__}")
+    if "state_dict" not in stored:
+        return dict(stored)
+    prefix = "encoder."
+    weights = {k[len(prefix):]: v for k, v in stored["state_dict"].items() if k.startswith(prefix)}
+    if not weights:
+        raise ZooError(f"pretrained checkpoint {path}: state_dict holds no '{prefix}*' weights; expected a "
+                       "checkpoint of ssl_transformer")
+    return weights
+
+
+def _abbreviated(keys: list[str], shown: int = 6) -> str:
+    more = f" (+{len(keys) - shown} more)" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more
