@@ -83,9 +83,6 @@ CONFIGS = sorted((ROOT / "experiments").glob("*.yaml"))
 def test_every_experiment_config_trains_validates_and_tests(config, tiny, tmp_path):
     overrides = [f"--data.path={tiny}", "--data.n_folds=2", "--data.frames=6", "--data.frame_stride=2",
                  f"--trainer.default_root_dir={tmp_path}", *FAST]
-    text = config.read_text()
-    if "pretrained:" in text:  # fine-tuning configs start from a pretraining checkpoint
-        pytest.skip("covered by the two-stage fine-tuning test in test_ssl_protocol.py")
     assert main(["fit", "--config", str(config), *overrides]) == 0
     assert main(["test", "--config", str(config), *overrides]) == 0
 

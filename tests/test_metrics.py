@@ -456,3 +456,16 @@ def test_ddp_sync_equals_a_single_process_run(tmp_path):
         single = collection(task)
         feed(single, task_batch(task))
         assert distributed[task] == pytest.approx(values(single), rel=1e-6, abs=1e-9), task
+
+
+def test_peak_pressure_accuracy_ignores_barely_loaded_frames():
+    from zoo.metrics import PeakPressureAccuracy
+
+    metric = PeakPressureAccuracy()
+    target = torch.zeros(2, 1, 2, 2)
+    target[0, 0, 0, 0] = 20.0    # a loaded frame: peak 20 N/cm^2
+    target[1, 0, 0, 0] = 0.01    # heel strike edge: a 0.01 N/cm^2 peak would give -99,900 % for a 10 N/cm^2 guess
+    pred = torch.zeros_like(target)
+    pred[:, 0, 0, 0] = torch.tensor([18.0, 10.0])
+    metric.update(pred, target)
+    assert metric.compute().item() == pytest.approx(90.0)  # 100 (1 - 2/20) from the loaded frame only
