@@ -2,6 +2,8 @@
 
     python -m benchmarks.gait_events_accuracy [--data ../shared/data/gaitmap_example]
 
+It also scores the detector against the true events of the simulator (shank and foot gyroscopes).
+
 The gaitmap example (MIT licence, MaD-Lab Erlangen) holds foot IMUs at 204.8 Hz and, per stride, the
 initial contact (`ic`) and terminal contact (`tc`) seen by optical motion capture. Strides run from
 mid-stance to mid-stance, so each holds exactly one toe-off and one heel strike. A walking bout runs from
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +27,8 @@ import numpy as np
 from datamodules.events import PRESETS, detect_gait_events
 from datamodules.importers import convert_units, read_csv_table
 from datamodules.naming import FEET
+from datamodules.recording import Recording
+from datamodules.simulator import generate_dataset
 
 GAITMAP = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gaitmap_example"
 GAITMAP_RATE_HZ = 204.8
@@ -137,20 +143,73 @@ def evaluate(
     return results
 
 
+@dataclass(frozen=True)
+class SimulatorResult:
+    """Signed errors (detected - true, ms) of the events matched within the tolerance, per event kind."""
+
+    channel: str
+    preset: str
+    errors_ms: dict[str, np.ndarray]
+    n_true: dict[str, int]
+
+    def row(self) -> str:
+        cells = [self.channel, self.preset]
+        for kind, errors in self.errors_ms.items():
+            cells += [f"{len(errors)}/{self.n_true[kind]}", f"{np.median(np.abs(errors)):.1f}",
+                      f"{np.median(errors):+.1f}", f"{np.percentile(np.abs(errors), 95):.1f}"]
+        return "| " + " | ".join(cells) + " |"
+
+
+def simulator_accuracy(path: Path, channel: str = "R_SHANK_gyr_y", preset: str = "shank", foot: str = "right",
+                       tolerance_s: float = MATCH_TOLERANCE_S) -> SimulatorResult:
+    """Detector vs the simulator's true events on every trial holding `channel` and events of `foot`."""
+    errors: dict[str, list[np.ndarray]] = {"heel_strike": [], "toe_off": []}
+    n_true = dict.fromkeys(errors, 0)
+    with Recording(path) as rec:
+        for info in rec.trials():
+            if channel not in info.imu_channels or foot not in info.event_feet:
+                continue
+            fs = info.sample_rate_hz
+            gyro = rec.dataset(info.subject_id, info.trial_id, "imu")[:, info.imu_channels.index(channel)]
+            found = detect_gait_events(gyro, fs, preset).as_dict()
+            for kind, true in rec.events(info.subject_id, info.trial_id, foot).items():
+                n_true[kind] += len(true)
+                if len(found[kind]) and len(true):
+                    nearest = found[kind][np.abs(found[kind][None, :] - true[:, None]).argmin(axis=1)]
+                    error = (nearest - true) / fs * 1000.0
+                    errors[kind].append(error[np.abs(error) <= tolerance_s * 1000.0])
+    merged = {k: np.concatenate(v) if v else np.zeros(0) for k, v in errors.items()}
+    return SimulatorResult(channel, preset, merged, n_true)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=GAITMAP, help="folder of the gaitmap example recording")
+    parser.add_argument("--sim-subjects", type=int, default=8, help="simulated subjects (walking)")
+    parser.add_argument("--sim-seconds", type=float, default=30.0, help="seconds per simulated trial")
+    parser.add_argument("--sim-seed", type=int, default=1)
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"gaitmap example not found at {args.data}; pass --data")
         return 2
-    print(f"Gait events vs motion capture, gaitmap example ({args.data}), foot gyroscope gyr_y at "
-          f"{GAITMAP_RATE_HZ} Hz, match tolerance {MATCH_TOLERANCE_S * 1000:.0f} ms\n")
+    print(f"Gait events vs motion capture, gaitmap example ({os.path.relpath(args.data)}), "
+          f"foot gyroscope gyr_y at {GAITMAP_RATE_HZ} Hz, match tolerance {MATCH_TOLERANCE_S * 1000:.0f} ms\n")
     print("| foot | heel-strike rule | strides found | HS median ms | HS p95 ms | TO median ms | TO p95 ms "
           "| spurious in bouts |")
     print("|---|---|---|---|---|---|---|---|")
     for result in evaluate(args.data):
         print(result.row())
+
+    print(f"\nGait events vs the simulator's true events ({args.sim_subjects} subjects x "
+          f"{args.sim_seconds:g} s walking, seed {args.sim_seed}, right foot)\n")
+    print("| channel | preset | HS found | HS median abs ms | HS median signed ms | HS p95 ms "
+          "| TO found | TO median abs ms | TO median signed ms | TO p95 ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = generate_dataset(Path(tmp) / "sim.h5", preset="tiny", seed=args.sim_seed, activities=["walk"],
+                                n_subjects=args.sim_subjects, duration_s=args.sim_seconds)
+        for channel, preset in (("R_SHANK_gyr_y", "shank"), ("R_FOOT_gyr_y", "foot")):
+            print(simulator_accuracy(path, channel, preset).row())
     return 0
 
 

@@ -83,7 +83,7 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float, axis: int = 0) -> np.nd
     The filter is flat (within 0.01 %) up to 0.9 x the new Nyquist frequency and removes content above
     1.1 x it; edges are padded along the line through the end samples, so offsets such as gravity do
     not ring.
-    A NaN spreads over the filter length (about 10 output samples): reject such stretches afterwards."""
+    A NaN spreads over the filter's reach (30 output samples each side): reject such stretches afterwards."""
     x = np.asarray(x)
     if fs_in <= 0 or fs_out <= 0:
         raise ValueError(f"resample: rates must be positive, found {fs_in:g} -> {fs_out:g} Hz")
