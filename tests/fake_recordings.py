@@ -78,8 +78,9 @@ def make_fake_recording(
             kp = None
             if keypoints:
                 kp = np.zeros((n, len(keypoints), 3), np.float32)
-                kp[:, :, 0] = 0.01 * np.arange(len(keypoints))[None] + 1.2 * t[:, None]
-                kp[:, :, 1] = np.linspace(-0.2, 0.2, len(keypoints))[None]
+                sway = np.sin(2 * np.pi * t / stride_s)[:, None] * np.linspace(0.05, 0.15, len(keypoints))[None]
+                kp[:, :, 0] = 0.01 * np.arange(len(keypoints))[None] + 1.2 * t[:, None] + sway
+                kp[:, :, 1] = np.linspace(-0.2, 0.2, len(keypoints))[None] + 0.5 * sway
                 kp[:, :, 2] = np.linspace(0.0, 1.6, len(keypoints))[None] + 0.02 * np.sin(2 * np.pi * t)[:, None]
             trial = TrialData(
                 f"T{k + 1:02d}", sample_rate_hz=rate, activity=activity, speed_m_s=1.2,

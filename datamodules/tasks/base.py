@@ -16,6 +16,7 @@ from datamodules.store import ArrayStore
 # One row per sample: which subject/trial, which time range, which foot (0 left, 1 right).
 SAMPLE_DTYPE = np.dtype([("subject", "i4"), ("trial", "i4"), ("start", "i8"), ("stop", "i8"), ("foot", "i1")])
 FOOT_INDEX = {"left": 0, "right": 1}
+TARGET_STD_FLOOR = 0.01  # target stds are at least 1 % of the largest one
 
 
 def make_samples(subject: int, trial: int, starts, stops, foot: str | int = "right") -> np.ndarray:
@@ -154,7 +155,9 @@ class Task(ABC):
                 ys.update(s["y"])
         stats = dict(zip(("x_mean", "x_std"), xs.finish(self.x_mean_axes, self.x_std_axes)))
         if ys.count:  # self-supervised tasks have no target of their own
-            stats.update(zip(("y_mean", "y_std"), ys.finish(self.y_mean_axes, self.y_std_axes)))
+            y_mean, y_std = ys.finish(self.y_mean_axes, self.y_std_axes)
+            # A nearly constant target axis would turn tiny errors into huge normalised losses.
+            stats.update(y_mean=y_mean, y_std=np.maximum(y_std, TARGET_STD_FLOOR * y_std.max()))
         return stats
 
 
