@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.io import write_json_atomic
-from benchmarks.suite import ORACLE, Cell
+from benchmarks.suite import ORACLE, PRETRAINED, Cell
 
 EXAMPLES = 4  # test samples kept per cell for plots
 
@@ -58,7 +58,7 @@ def run_cell(cell: Cell, out_dir: Path, threads: int | None = None) -> dict[str,
             model = NoiseFloor(data_spec=dm.data_spec)
         else:
             model = create_model(cell.model.name, data_spec=dm.data_spec, preset=cell.model.preset,
-                                 **cell.model.overrides)
+                                 **resolve_overrides(cell, out_dir))
         record.update(n_params=model.num_parameters(), test_subjects=list(dm.split.test_subjects),
                       n_train=len(dm.dataset("train")), n_val=len(dm.dataset("val")), n_test=len(dm.dataset("test")),
                       synthetic=dm.data_spec["synthetic"], dataset_name=dm.data_spec["dataset"])
@@ -100,6 +100,18 @@ def run_cell(cell: Cell, out_dir: Path, threads: int | None = None) -> dict[str,
             run.finish(exit_code=0 if record.get("status") == "ok" else 1)
     write_json_atomic(here / "metrics.json", record)
     return record
+
+
+def resolve_overrides(cell: Cell, out_dir: Path) -> dict[str, Any]:
+    """`@pretrain` becomes the best checkpoint of the pretraining cell this cell depends on."""
+    overrides = dict(cell.model.overrides)
+    if cell.depends_on is None:
+        return overrides
+    ckpt = cell_dir(out_dir, cell.depends_on) / "checkpoints" / "best.ckpt"
+    if not ckpt.exists():
+        raise FileNotFoundError(f"pretraining cell {cell.depends_on.key} left no checkpoint at {ckpt}; it must "
+                                "finish (status ok) before the cells that fine-tune from it")
+    return {k: (str(ckpt) if v == PRETRAINED else v) for k, v in overrides.items()}
 
 
 def quiet_lightning() -> None:

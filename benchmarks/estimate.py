@@ -13,13 +13,13 @@ from benchmarks.suite import ORACLE, Cell, Suite
 
 def _spec_and_train_size(cell: Cell) -> tuple[dict, int]:
     """The cell's data spec and training-set size: from the file when it exists, else from the preset."""
-    from datamodules.sources import SIM_PREFIX, data_dir, parse_sim
+    from datamodules.sources import SIM_PREFIX, parse_sim, sim_cache_path
 
     source = cell.dataset
     path = Path(source)
     if source.startswith(SIM_PREFIX):
         preset, seed = parse_sim(source)
-        path = data_dir() / f"{preset}-seed{seed}.h5"
+        path = sim_cache_path(preset, seed)
     if path.exists():
         from datamodules.datamodule import GaitDataModule
 
@@ -27,13 +27,39 @@ def _spec_and_train_size(cell: Cell) -> tuple[dict, int]:
                             label_fraction=cell.label_fraction, **{**cell.data, "stats_samples": 1})
         dm.setup()
         return dm.data_spec, len(dm.dataset("train"))
-    from datamodules.simulator import estimate_samples
     from zoo.specs import default_data_spec
 
     preset, _ = parse_sim(source)
-    n = estimate_samples(preset, cell.task, window=cell.data.get("window", 128))
+    n = preset_samples(preset, cell.task, cell.data)
     train = int(n * (1 - 1 / cell.n_folds) * 0.8 * cell.label_fraction)
-    return default_data_spec(cell.task), train
+    return default_data_spec(cell.task, frames=int(cell.data.get("frames", 40))), train
+
+
+STRIDE_S, DUTY = 1.1, 0.62  # typical walking stride and stance share (SPEC 3.3)
+
+
+def preset_samples(preset: str, task: str, data: dict) -> int:
+    """Samples a simulator preset would give `task`, from its subjects and trial durations (no generation)."""
+    from datamodules.simulator import PRESETS
+    from datamodules.tasks import TASKS
+
+    cfg = PRESETS[preset]
+    activities = data.get("activities") or TASKS[task].default_activities or cfg.activities
+    seconds = [cfg.duration_s[a] for a in cfg.activities if a in activities for _ in range(cfg.trials[a])]
+    fs = cfg.sample_rate_hz
+    if task in ("imu2grf", "pretrain"):
+        window = int(data.get("window", 128))
+        stride = int(data.get("window_stride") or window // 2)
+        per_trial = [max(0, int((d * fs - window) // stride) + 1) for d in seconds]
+    elif task == "imu2pressure":
+        per_trial = [int(d / STRIDE_S) for d in seconds]
+    elif task == "landmarks2pressure":
+        per_trial = [int(d * fs * DUTY * 2 / int(data.get("frame_step", 2))) for d in seconds]
+    else:  # insole2pose
+        span = (int(data.get("frames", 40)) - 1) * int(data.get("frame_stride", 7)) + 1
+        step = int(data.get("pose_stride") or data.get("frame_stride", 7))
+        per_trial = [max(0, int((d * fs - span) // step) + 1) for d in seconds]
+    return cfg.n_subjects * sum(per_trial)
 
 
 def _step_seconds(cell: Cell, spec: dict) -> float:

@@ -35,6 +35,14 @@ def _keep_suite_copy(path: Path, out_dir: Path) -> None:
         shutil.copyfile(path, target)
 
 
+def with_dependencies(cells: list[Cell]) -> list[Cell]:
+    """A shard also runs the pretraining cells its cells fine-tune from (deterministic, so every shard
+    computes the same checkpoint; `merge` keeps one copy)."""
+    needed = [c.depends_on for c in cells if c.depends_on is not None]
+    extra = [c for c in dict.fromkeys(needed) if c not in cells]
+    return extra + cells
+
+
 def finished(out_dir: Path, cell: Cell, retry_failed: bool) -> bool:
     record = read_json(out_dir / "cells" / cell.key / "metrics.json")
     if not record or record.get("fingerprint") != cell.fingerprint:
@@ -60,7 +68,7 @@ def run_suite(suite: Suite, out_dir: Path, *, shard_spec: str | None = None, job
     from benchmarks.results import load_records, write_reports
     from datamodules.sources import resolve_source
 
-    cells = shard(suite.cells(), shard_spec)
+    cells = with_dependencies(shard(suite.cells(), shard_spec))
     todo = [c for c in cells if not finished(out_dir, c, retry_failed)]
     out_dir.mkdir(parents=True, exist_ok=True)
     _keep_suite_copy(suite.path, out_dir)
@@ -72,8 +80,12 @@ def run_suite(suite: Suite, out_dir: Path, *, shard_spec: str | None = None, job
     threads = suite.threads or max(1, (os.cpu_count() or 1) // max(1, jobs))
     start = time.time()
     durations: list[float] = []
-    for i, record in enumerate(run_isolated(todo, out_dir, jobs=jobs, threads=threads,
-                                            timeout_s=suite.cell_timeout_s), start=1):
+    # Pretraining cells run first: the cells that fine-tune from them need their checkpoints.
+    stages = [[c for c in todo if c.task == "pretrain" and c.depends_on is None and c.key.startswith("pretrain__")],
+              [c for c in todo if not (c.task == "pretrain" and c.key.startswith("pretrain__"))]]
+    records_iter = (r for stage in stages if stage
+                    for r in run_isolated(stage, out_dir, jobs=jobs, threads=threads, timeout_s=suite.cell_timeout_s))
+    for i, record in enumerate(records_iter, start=1):
         durations.append(float(record.get("wall_time_s", 0.0)))
         elapsed = time.time() - start
         remaining = len(todo) - i
@@ -130,6 +142,8 @@ def merge(dirs: list[Path], out_dir: Path, suite_path: Path | None, stream=None)
             if not record:
                 continue  # unfinished in that shard
             if cell.name in seen and seen[cell.name] != d:
+                if cell.name.startswith("pretrain__"):
+                    continue  # every shard that needed it ran the same pretraining; keep the first copy
                 raise SuiteError(f"cell {cell.name} is in both {seen[cell.name]} and {d}; shards must not overlap")
             seen[cell.name] = d
             target = out_dir / "cells" / cell.name

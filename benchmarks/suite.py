@@ -33,7 +33,9 @@ from datamodules.errors import DataError
 
 ORACLE = "noise-floor"
 SUITE_KEYS = {"name", "description", "dataset", "folds", "run_folds", "seeds", "split_seed", "data", "trainer",
-              "tasks", "oracle", "wandb", "threads", "cell_timeout_s", "label_fractions"}
+              "tasks", "oracle", "wandb", "threads", "cell_timeout_s", "label_fractions", "pretrain"}
+PRETRAIN_KEYS = {"model", "preset", "dataset", "overrides", "trainer", "data", "n_folds"}
+PRETRAINED = "@pretrain"  # in a model's overrides: the checkpoint of the suite's pretraining cell
 MODEL_KEYS = {"name", "label", "preset", "overrides", "trainer", "data"}
 
 
@@ -65,9 +67,12 @@ class Cell:
     trainer: dict[str, Any]
     wandb: dict[str, Any] | None
     label_fraction: float = 1.0
+    depends_on: Cell | None = None  # the pretraining cell whose checkpoint this cell starts from
 
     @property
     def key(self) -> str:
+        if self.task == "pretrain" and self.depends_on is None and self.model.label.endswith("-pretrain"):
+            return f"pretrain__{self.model.label}__seed{self.seed}"
         frac = "" if self.label_fraction == 1.0 else f"__lf{self.label_fraction:g}"
         return f"{self.task}__{self.model.label}{frac}__fold{self.fold}__seed{self.seed}"
 
@@ -77,6 +82,7 @@ class Cell:
             "preset": self.model.preset, "overrides": self.model.overrides, "fold": self.fold, "seed": self.seed,
             "n_folds": self.n_folds, "split_seed": self.split_seed, "dataset": self.dataset, "data": self.data,
             "trainer": self.trainer, "wandb": self.wandb, "label_fraction": self.label_fraction,
+            "depends_on": self.depends_on.fingerprint if self.depends_on else None,
         }
 
     @property
@@ -103,9 +109,26 @@ class Suite:
     threads: int | None
     cell_timeout_s: float | None
     label_fractions: list[float]
+    pretrain: dict[str, Any] | None = None
+
+    def pretrain_cells(self) -> dict[int, Cell]:
+        """One pretraining cell per seed (on its own corpus), run before the cells that use it."""
+        if not self.pretrain:
+            return {}
+        p = self.pretrain
+        model = ModelSpec(p["model"], f"{p['model']}-pretrain", p.get("preset", "small"), dict(p.get("overrides") or {}))
+        n_folds = int(p.get("n_folds", 20))  # fold 0's test subjects (1/n) are held out to report masked MSE
+        return {
+            seed: Cell(self.name, "pretrain", model, 0, seed, n_folds, self.split_seed, p.get("dataset", self.dataset),
+                       {**self.data, **(p.get("data") or {})}, {**self.trainer, **(p.get("trainer") or {})},
+                       self.wandb)
+            for seed in self.seeds
+        }
 
     def cells(self) -> list[Cell]:
-        out = []
+        """Pretraining cells first, then every (task, model, label fraction, fold, seed)."""
+        pretrain = self.pretrain_cells()
+        out: list[Cell] = list(pretrain.values())
         for task, spec in self.tasks.items():
             models = list(spec["models"])
             if self.oracle:
@@ -117,8 +140,10 @@ class Suite:
                         for seed in self.seeds:
                             data = {**self.data, **spec.get("data", {}), **model.data}
                             trainer = {**self.trainer, **spec.get("trainer", {}), **model.trainer}
+                            uses = PRETRAINED in model.overrides.values()
                             out.append(Cell(self.name, task, model, fold, seed, self.n_folds, self.split_seed,
-                                            self.dataset, data, trainer, self.wandb, frac))
+                                            self.dataset, data, trainer, self.wandb, frac,
+                                            depends_on=pretrain[seed] if uses else None))
         return out
 
 
@@ -207,11 +232,25 @@ def load_suite(path: str | Path, dataset: str | None = None) -> Suite:
     fractions = raw.get("label_fractions", [1.0])
     if not isinstance(fractions, list) or not all(isinstance(f, (int, float)) and 0 < f <= 1 for f in fractions):
         raise _fail(path, "label_fractions", "a list of numbers in (0, 1]", fractions)
+    pretrain = raw.get("pretrain")
+    if pretrain is not None:
+        if not isinstance(pretrain, dict) or "model" not in pretrain:
+            raise _fail(path, "pretrain", "a mapping with 'model' (and preset, dataset, data, trainer)", pretrain)
+        unknown = set(pretrain) - PRETRAIN_KEYS
+        if unknown:
+            raise _fail(path, "pretrain", f"keys among {sorted(PRETRAIN_KEYS)}", sorted(unknown))
+        if pretrain["model"] not in known_models:
+            raise _fail(path, "pretrain.model", "a registered model", pretrain["model"])
+    for task, spec in parsed.items():
+        for i, m in enumerate(spec["models"]):
+            if PRETRAINED in m.overrides.values() and pretrain is None:
+                raise _fail(path, f"tasks.{task}.models[{i}].overrides", "a 'pretrain:' section for '@pretrain'",
+                            m.overrides)
     return Suite(
         path=path, name=str(raw["name"]), description=str(raw.get("description", "")),
         dataset=str(dataset or raw["dataset"]), n_folds=folds, run_folds=list(run_folds), seeds=seeds,
         split_seed=int(raw.get("split_seed", 0)), tasks=parsed, data=dict(raw.get("data") or {}),
         trainer=dict(raw.get("trainer") or {}), oracle=bool(raw.get("oracle", False)),
         wandb=wandb or None, threads=raw.get("threads"), cell_timeout_s=raw.get("cell_timeout_s"),
-        label_fractions=[float(f) for f in fractions],
+        label_fractions=[float(f) for f in fractions], pretrain=pretrain,
     )

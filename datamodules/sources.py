@@ -30,6 +30,18 @@ def parse_sim(source: str) -> tuple[str, int]:
     return parts[0], seed
 
 
+def sim_cache_path(preset: str, seed: int) -> Path:
+    """Cache file of a simulator preset, named by what decides its arrays (simulator version, preset
+    settings, seed), so a changed simulator or preset never reuses a stale file."""
+    import hashlib
+
+    from datamodules.simulator import PRESETS
+    from datamodules.simulator.generate import SIMULATOR_VERSION
+
+    digest = hashlib.sha1(f"{SIMULATOR_VERSION}|{PRESETS[preset]!r}".encode()).hexdigest()[:8]
+    return data_dir() / f"{preset}-seed{seed}-{digest}.h5"
+
+
 def resolve_source(source: str | os.PathLike) -> Path:
     """The recording file behind `source`, generating a simulator preset on first use."""
     text = os.fspath(source)
@@ -44,7 +56,7 @@ def resolve_source(source: str | os.PathLike) -> Path:
 
     if preset not in PRESETS:
         raise DataError(f"dataset '{text}': unknown simulator preset '{preset}'; choices: {', '.join(PRESETS)}")
-    path = data_dir() / f"{preset}-seed{seed}.h5"
+    path = sim_cache_path(preset, seed)
     if not path.exists():  # the writer renames into place only when complete, so a crash leaves no half file
         generate_dataset(path, preset=preset, seed=seed)
     return path

@@ -197,7 +197,7 @@ def test_simulator_shank_events_match_the_true_events(tmp_path):
     from benchmarks.gait_events_accuracy import simulator_accuracy
     from datamodules.simulator import generate_dataset
 
-    path = generate_dataset(tmp_path / "sim.h5", preset="tiny", seed=0, activities=["walk"])
+    path = generate_dataset(tmp_path / "sim.h5", preset="tiny", seed=0, activities=["walk"], duration_s=10.0)
     result = simulator_accuracy(path, "R_SHANK_gyr_y", "shank")
     hs, to = result.errors_ms["heel_strike"], result.errors_ms["toe_off"]
     assert result.n_true["heel_strike"] > 0, "no walking trial with R_SHANK_gyr_y and right-foot events"

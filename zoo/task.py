@@ -114,7 +114,7 @@ class BaseTask(pl.LightningModule):
         self.register_buffer("target_std", torch.ones(target_shape))
         self.register_buffer("stats_ready", torch.tensor(False))
         metric_args = {"cell_size_cm": spec.get("cell_size_cm"), "keypoint_names": spec.get("keypoint_names")}
-        self.val_metrics = task_metrics(self.task, prefix="val/", **metric_args)
+        self.val_metrics = task_metrics(self.task, prefix="val/", primary_only=True, **metric_args)
         self.test_metrics = task_metrics(self.task, prefix="test/", **metric_args)
 
     # -- configuration -----------------------------------------------------------------------

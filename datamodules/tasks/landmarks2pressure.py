@@ -19,7 +19,7 @@ class Landmarks2Pressure(Task):
     paper = "Wang (J Biomech)"
     default_activities = ("walk",)
     x_mean_axes, x_std_axes = (1, 2), (1, 2)  # per input channel (geometry, landmarks)
-    y_mean_axes, y_std_axes = None, (0, 1)    # one scale, zero stays zero
+    y_mean_axes, y_std_axes = (), (0, 1)      # centred on the training mean map, one scale
 
     @property
     def feet(self) -> tuple[str, ...]:

@@ -83,11 +83,19 @@ METRIC_INFO: dict[str, tuple[bool, str]] = {
 }
 
 
+# the collection entry that reports each task's primary metric
+_PRIMARY_ENTRY = {"imu2pressure": "rmse", "landmarks2pressure": "cop_error_cm", "imu2grf": "grf",
+                  "insole2pose": "mpjpe", "pretrain": "masked_mse"}
+
+
 def task_metrics(task: str, *, cell_size_cm: tuple[float, float] | None = None, body_parts: dict | None = None,
-                 keypoint_names: tuple[str, ...] | None = None, prefix: str = "test/") -> MetricCollection:
+                 keypoint_names: tuple[str, ...] | None = None, prefix: str = "test/",
+                 primary_only: bool = False) -> MetricCollection:
     """The metrics of `task` as one collection whose keys start with `prefix` (`val/`, `test/`).
 
     Args:
+        primary_only: only the entry that reports the task's primary metric (cheap per-epoch validation;
+            SSIM and COP over every validation stance would cost more than the training step).
         cell_size_cm: pressure cell size `(along the length, across the width)`; needed by the pressure tasks.
         body_parts: part name -> keypoint names for `insole2pose` (default `naming.BODY_PARTS`).
         keypoint_names: the keypoints of the target rows for `insole2pose` (default `naming.KEYPOINTS_19`).
@@ -126,6 +134,8 @@ def task_metrics(task: str, *, cell_size_cm: tuple[float, float] | None = None, 
         metrics = {"mpjpe": MPJPE(tuple(keypoint_names or KEYPOINTS_19), body_parts)}
     else:
         metrics = {"masked_mse": MaskedMSE()}
+    if primary_only:
+        metrics = {k: v for k, v in metrics.items() if k == _PRIMARY_ENTRY[task]}
     # compute_groups=False: grouping makes metrics share state when their states are equal after the first
     # update, and metrics of one class fed different inputs (cells vs vGRF) can coincide on a perfect batch.
     return MetricCollection(metrics, prefix=prefix, compute_groups=False)

@@ -1,0 +1,77 @@
+"""Dataset sizes: `tiny` for tests, `quick` for a 2-core laptop, `standard` and `large` for real hardware."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TypeVar
+
+from datamodules.naming import ACTIVITIES
+
+# Walking speeds span the range of the pressure-plate and force-plate studies the simulator is
+# calibrated against (SPEC 3.3); the other activities use the ranges of activities.py.
+DEFAULT_GRID = (32, 16)
+INSOLE_SIZE_M = (0.288, 0.128)  # along the foot x across; 32 x 16 cells of 9 x 8 mm by default
+Number = TypeVar("Number", int, float)
+
+
+def _per_activity(walk: Number, run: Number, other: Number) -> Mapping[str, Number]:
+    values = {a: other for a in ACTIVITIES}
+    values.update(walk=walk, run=run)
+    return MappingProxyType(values)
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Everything that decides the generated arrays, apart from the seed.
+
+    trials: number of trials per activity (every subject performs each listed activity that often).
+    duration_s: seconds per trial, by activity.
+    noise: multiplies every measurement-noise source; 0 gives noisy arrays equal to the clean ones.
+    """
+
+    n_subjects: int
+    trials: Mapping[str, int]
+    duration_s: Mapping[str, float]
+    activities: tuple[str, ...] = ACTIVITIES
+    noise: float = 1.0
+    grid: tuple[int, int] = DEFAULT_GRID
+    sample_rate_hz: float = 100.0
+    description: str = field(default="", compare=False)
+
+    @property
+    def cell_size_m(self) -> tuple[float, float]:
+        """Insole cell (along, across the foot): the insole keeps its size whatever the grid."""
+        return (INSOLE_SIZE_M[0] / self.grid[0], INSOLE_SIZE_M[1] / self.grid[1])
+
+    def seconds_per_subject(self) -> float:
+        return sum(self.trials[a] * self.duration_s[a] for a in self.activities)
+
+
+PRESETS: Mapping[str, SimulatorConfig] = MappingProxyType({
+    "tiny": SimulatorConfig(
+        n_subjects=4,
+        trials=_per_activity(1, 1, 1),
+        duration_s=_per_activity(6.0, 4.0, 3.0),
+        description="tests: 4 subjects, one short trial per activity, about 2 s to generate",
+    ),
+    "quick": SimulatorConfig(
+        n_subjects=12,
+        trials=_per_activity(3, 1, 1),
+        duration_s=_per_activity(25.0, 12.0, 8.0),
+        description="a 2-core machine: 12 subjects, 3 x 25 s of walking and 8-12 s of every other activity",
+    ),
+    "standard": SimulatorConfig(
+        n_subjects=25,
+        trials=_per_activity(6, 2, 2),
+        duration_s=_per_activity(60.0, 30.0, 20.0),
+        description="25 subjects as in Qian 2025, 6 min of walking each",
+    ),
+    "large": SimulatorConfig(
+        n_subjects=120,
+        trials=_per_activity(6, 3, 3),
+        duration_s=_per_activity(60.0, 30.0, 30.0),
+        description="GPU hardware: 120 subjects",
+    ),
+})
