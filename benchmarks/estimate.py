@@ -63,9 +63,12 @@ def preset_samples(preset: str, task: str, data: dict) -> int:
 
 
 def _step_seconds(cell: Cell, spec: dict) -> float:
+    from benchmarks.suite import PRETRAINED
     from zoo.registry import create_model
 
-    model = create_model(cell.model.name, data_spec=spec, preset=cell.model.preset, **cell.model.overrides)
+    # timing needs the architecture, not the pretrained weights (which may not exist yet)
+    overrides = {k: v for k, v in cell.model.overrides.items() if v != PRETRAINED}
+    model = create_model(cell.model.name, data_spec=spec, preset=cell.model.preset, **overrides)
     b = int(cell.data.get("batch_size", 32))
     batch = {"x": torch.randn(b, *spec["input_shape"]), "y": torch.randn(b, *spec["target_shape"]),
              "body_mass": torch.randn(b, 1), "subject": torch.zeros(b, dtype=torch.long),

@@ -187,10 +187,44 @@ def best_cell(task: str, records: list[dict[str, Any]]) -> dict[str, Any] | None
     return sorted(by_model[winner], key=lambda r: (r["fold"], r["seed"]))[0]
 
 
+def efficiency_plot(records: list[dict[str, Any]], plots: Path) -> list[Path]:
+    """Primary metric against label fraction (log x), one curve per model, band = sd over folds x seeds."""
+    from benchmarks import efficiency
+    from zoo.metrics import PRIMARY_METRIC
+
+    all_curves = efficiency.curves(records, lambda task: PRIMARY_METRIC[task][0])
+    summary = {(r["task"], r["pretrained"]): r for r in efficiency.summary(records)}
+    written = []
+    for task in sorted({c.task for c in all_curves}):
+        metric, higher = PRIMARY_METRIC[task]
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for c in (c for c in all_curves if c.task == task):
+            line, = ax.plot(c.fractions * 100, c.mean, "o-", label=c.model)
+            ax.fill_between(c.fractions * 100, c.mean - c.sd, c.mean + c.sd, color=line.get_color(), alpha=0.2)
+            match = summary.get((task, c.model))
+            if match and match["matching_fraction"] is not None:
+                ax.axhline(match["scratch_at_100"], color="grey", ls=":", lw=1)
+                ax.axvline(100 * match["matching_fraction"], color=line.get_color(), ls=":", lw=1)
+                ax.annotate(f"matches scratch@100% at {100 * match['matching_fraction']:.2g} %",
+                            (100 * match["matching_fraction"], match["scratch_at_100"]), fontsize=8,
+                            xytext=(5, -12), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel("labeled training data (% of windows)")
+        ax.set_ylabel(f"{metric} ({'higher' if higher else 'lower'} is better)")
+        ax.set_title(f"{task}: label efficiency (mean ± sd over folds) — synthetic data", fontsize=10)
+        ax.legend(frameon=False, fontsize=8)
+        fig.tight_layout()
+        path = plots / f"{task}_label_efficiency.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
 def write_plots(out_dir: Path, records: list[dict[str, Any]]) -> list[Path]:
     plots = out_dir / "plots"
     plots.mkdir(parents=True, exist_ok=True)
-    written = []
+    written = efficiency_plot(records, plots)
     for task in sorted({r["task"] for r in records}):
         if task == "pretrain":
             continue

@@ -152,6 +152,11 @@ def leaderboard_markdown(rows: list[dict[str, Any]], records: list[dict[str, Any
                 cells_out.append(str(n))
                 lines.append("| " + " | ".join(cells_out) + " |")
             lines.append("")
+    from benchmarks.efficiency import markdown as efficiency_markdown
+
+    efficiency = efficiency_markdown(records)
+    if efficiency:
+        lines += [efficiency]
     failed = [r for r in records if r.get("status") != "ok"]
     if failed:
         lines += ["## Failed cells", ""]

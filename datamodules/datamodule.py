@@ -20,18 +20,33 @@ from datamodules.tasks import SAMPLE_DTYPE, TASKS, Task, TaskContext
 TARGETS = ("measured", "clean")
 
 
+MEMO_BUDGET_BYTES = 1 << 30  # processed samples are kept in memory when all of them fit in 1 GiB
+
+
 class WindowDataset(Dataset):
-    """Samples of one split, normalised with the training statistics held by the DataModule."""
+    """Samples of one split, normalised with the training statistics held by the DataModule.
+
+    With `memoise`, each processed sample (spline-normalised stance, sparse image, ...) is computed once
+    and reused by later epochs; the DataModule turns it on only when every sample fits its budget.
+    """
 
     def __init__(self, task: Task, rows: np.ndarray, stats: dict[str, np.ndarray], *,
-                 clean_target: bool, include_clean: bool) -> None:
+                 clean_target: bool, include_clean: bool, memoise: bool = False) -> None:
         self.task, self.rows, self.stats = task, rows, stats
         self.clean_target, self.include_clean = clean_target, include_clean
+        self.memo: dict[int, dict[str, Any]] | None = {} if memoise else None
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
+        if self.memo is None:
+            return self._make(i)
+        if i not in self.memo:
+            self.memo[i] = self._make(i)
+        return self.memo[i]
+
+    def _make(self, i: int) -> dict[str, Any]:
         row = self.rows[i]
         sample = self.task.load(row, clean=self.clean_target)
         st = self.stats
@@ -168,9 +183,15 @@ class GaitDataModule(pl.LightningDataModule):
         if not self.stats:
             self.stats.update(self._compute_stats(self.samples[train]))
         clean = hp.target == "clean"
+        memoise = self.store.cache and self._sample_bytes() * len(self.samples) < MEMO_BUDGET_BYTES
         for name, idx in (("train", train), ("val", split.val), ("test", split.test)):
             self._datasets[name] = WindowDataset(self.task, self.samples[idx], self.stats, clean_target=clean,
-                                                 include_clean=hp.include_clean and name == "test")
+                                                 include_clean=hp.include_clean and name == "test",
+                                                 memoise=memoise)
+
+    def _sample_bytes(self) -> int:
+        copies = 3 if self.hparams.include_clean else 2
+        return 4 * (int(np.prod(self.data_spec["input_shape"])) + copies * int(np.prod(self.data_spec["target_shape"])))
 
     def _compute_stats(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         hp = self.hparams
@@ -209,8 +230,11 @@ class GaitDataModule(pl.LightningDataModule):
         return {"stats": {k: v.tolist() for k, v in self.stats.items()}, "data_spec": self.data_spec}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        # Update in place: datasets already built hold a reference to this dict.
+        # Update in place: datasets already built hold a reference to this dict; their memos are stale.
         self.stats.update({k: np.asarray(v, dtype=np.float32) for k, v in state["stats"].items()})
+        for dataset in self._datasets.values():
+            if dataset.memo is not None:
+                dataset.memo.clear()
 
     # -- conveniences --------------------------------------------------------------------------
     def dataset(self, split: str) -> WindowDataset:

@@ -73,6 +73,37 @@ def trial_speed(seed: int, body: Body, activity: str, repetition: int) -> float:
     return float(lo + (hi - lo) * ((start + repetition * GOLDEN) % 1.0))
 
 
+def _trial_attrs(level: float, seed: int, repetition: int, motion, mounting) -> dict:
+    return {
+        "noise": level,
+        "seed": seed,
+        "repetition": repetition,
+        "velocity_m_s": np.asarray(motion.com[-1, :2] - motion.com[0, :2]) / (motion.t[-1] - motion.t[0]),
+        "imu_mounting_deg": np.stack([mounting[s] for s in IMU_SEGMENTS]),
+        "imu_mounting_segments": ",".join(IMU_SEGMENTS),  # rows of imu_mounting_deg
+        "imu_mounting_axes": "yxz",  # R_mount = R_y R_x R_z, sensor = segment @ R_mount
+    }
+
+
+def _imu_only_trial(activity, repetition, speed, rate, acc, gyr, pose, motion, clean_grf, body, mounting,
+                    level, seed, rng) -> TrialData:
+    """A corpus trial: the measurements a body-worn IMU suit gives, without pressure maps or keypoints."""
+    return TrialData(
+        trial_id=f"{activity}_{repetition + 1:02d}",
+        sample_rate_hz=rate,
+        activity=activity,
+        speed_m_s=speed if SPEED_RANGE[activity][1] > 0 else 0.0,
+        imu=imu_signals(acc, gyr),
+        joint_angles=Signals(noise_lib.jitter(pose.joint_angles, noise_lib.ANGLE_WHITE_DEG, level, rng),
+                             JOINT_ANGLE_CHANNELS, JOINT_ANGLE_UNIT),
+        grf={f: noise_lib.grf(clean_grf[f], body.weight_n, level, rng) for f in FEET},
+        com=pose.com,
+        events=motion.events,
+        clean={"grf": clean_grf},
+        attrs=_trial_attrs(level, seed, repetition, motion, mounting),
+    )
+
+
 def simulate_trial(
     seed: int, body: Body, footprint: Footprint, activity: str, repetition: int, config: SimulatorConfig,
     speed: float | None = None,
@@ -90,8 +121,11 @@ def simulate_trial(
     rng = np.random.default_rng([*key, NOISE])
     level = config.noise
     clean_grf = {f: motion.grf[f][:, [1, 0, 2]] for f in FEET}  # world (x, y, z) -> (ml, ap, vertical)
-    clean_pressure = {f: pressure_maps(motion.grf[f][:, 2], motion.loads[f], footprint) for f in FEET}
     acc, gyr = noise_lib.imu(acc, gyr, level, rng)
+    if config.imu_only:
+        return _imu_only_trial(activity, repetition, speed, rate, acc, gyr, pose, motion, clean_grf, body,
+                               mounting, level, seed, rng)
+    clean_pressure = {f: pressure_maps(motion.grf[f][:, 2], motion.loads[f], footprint) for f in FEET}
     return TrialData(
         trial_id=f"{activity}_{repetition + 1:02d}",
         sample_rate_hz=rate,
@@ -108,15 +142,7 @@ def simulate_trial(
         com=pose.com,
         events=motion.events,
         clean={"grf": clean_grf, "pressure": clean_pressure, "keypoints": pose.keypoints},
-        attrs={
-            "noise": level,
-            "seed": seed,
-            "repetition": repetition,
-            "velocity_m_s": np.asarray(motion.com[-1, :2] - motion.com[0, :2]) / (motion.t[-1] - motion.t[0]),
-            "imu_mounting_deg": np.stack([mounting[s] for s in IMU_SEGMENTS]),
-            "imu_mounting_segments": ",".join(IMU_SEGMENTS),  # rows of imu_mounting_deg
-            "imu_mounting_axes": "yxz",  # R_mount = R_y R_x R_z, sensor = segment @ R_mount
-        },
+        attrs=_trial_attrs(level, seed, repetition, motion, mounting),
     )
 
 

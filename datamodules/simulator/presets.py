@@ -29,6 +29,8 @@ class SimulatorConfig:
     trials: number of trials per activity (every subject performs each listed activity that often).
     duration_s: seconds per trial, by activity.
     noise: multiplies every measurement-noise source; 0 gives noisy arrays equal to the clean ones.
+    imu_only: write IMU, joint angles, GRF and events only (no pressure maps or keypoints): an unlabeled
+        pretraining corpus many times the labeled sets, at a fraction of the time and disk.
     """
 
     n_subjects: int
@@ -38,6 +40,7 @@ class SimulatorConfig:
     noise: float = 1.0
     grid: tuple[int, int] = DEFAULT_GRID
     sample_rate_hz: float = 100.0
+    imu_only: bool = False
     description: str = field(default="", compare=False)
 
     @property
@@ -57,16 +60,32 @@ PRESETS: Mapping[str, SimulatorConfig] = MappingProxyType({
         description="tests: 4 subjects, one short trial per activity, about 2 s to generate",
     ),
     "quick": SimulatorConfig(
-        n_subjects=12,
+        n_subjects=24,
         trials=_per_activity(3, 1, 1),
-        duration_s=_per_activity(25.0, 12.0, 8.0),
-        description="a 2-core machine: 12 subjects, 3 x 25 s of walking and 8-12 s of every other activity",
+        duration_s=_per_activity(15.0, 10.0, 6.0),
+        description="a 2-core machine: 24 subjects (subject-wise folds need people more than seconds), "
+                    "3 x 15 s of walking and 6-10 s of every other activity",
     ),
     "standard": SimulatorConfig(
         n_subjects=25,
         trials=_per_activity(6, 2, 2),
         duration_s=_per_activity(60.0, 30.0, 20.0),
         description="25 subjects as in Qian 2025, 6 min of walking each",
+    ),
+    "pretrain": SimulatorConfig(
+        n_subjects=100,
+        trials=_per_activity(2, 1, 1),  # type: ignore[arg-type]
+        duration_s=_per_activity(30.0, 20.0, 15.0),
+        imu_only=True,
+        description="SSL pretraining corpus for this machine: 100 subjects, every activity, IMU only "
+                    "(about 4.7 h, ~25 k moving windows)",
+    ),
+    "pretrain_large": SimulatorConfig(
+        n_subjects=2000,
+        trials=_per_activity(4, 2, 2),  # type: ignore[arg-type]
+        duration_s=_per_activity(60.0, 30.0, 30.0),
+        imu_only=True,
+        description="SSL pretraining corpus for GPU hardware: 2000 subjects, IMU only (streamed; ~10 GB)",
     ),
     "large": SimulatorConfig(
         n_subjects=120,
