@@ -30,3 +30,8 @@ class ClosedFormTask(BaseTask):
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         if self.current_epoch == 0:  # one pass is all a closed form needs; later epochs change nothing
             self.accumulate(batch, self.normalise(self.target(batch)))
+
+    def on_train_epoch_end(self) -> None:
+        # One pass gathers every statistic. Without an optimiser `global_step` never advances, so a
+        # `max_steps` limit would never fire; stop explicitly instead of looping over empty epochs.
+        self.trainer.should_stop = True
