@@ -88,7 +88,7 @@ def test_a_tiny_batch_is_overfitted(name, task, datamodules):
     dm = datamodules(task)
     model = build(name, dm)
     if name == "mean":
-        pytest.skip("the mean predictor has no capacity to fit individual samples (tested in test_baselines)")
+        pytest.skip("the mean predictor has no capacity to fit individual samples (tested in test_baselines.py)")
     batch = {k: v[:4] for k, v in first_batch(dm).items()}
     target = model.normalise(model.target(batch))
 

@@ -99,9 +99,10 @@ def test_written_file_passes_the_recording_validator(tmp_path):
 def test_presets_cover_the_sizes_the_zoo_needs():
     assert {"tiny", "quick", "standard", "large"} <= set(PRESETS)
     assert all(isinstance(c, SimulatorConfig) for c in PRESETS.values())
-    assert PRESETS["tiny"].n_subjects == 4 and 10 <= PRESETS["quick"].n_subjects <= 12
+    assert PRESETS["tiny"].n_subjects == 4 and PRESETS["quick"].n_subjects >= 3 * 6  # 3 folds with 6+ test subjects each
     assert PRESETS["standard"].n_subjects == 25 and PRESETS["large"].n_subjects >= 100
     assert set(PRESETS["quick"].activities) == set(ACTIVITIES)
+    assert PRESETS["pretrain"].imu_only and PRESETS["pretrain"].n_subjects > PRESETS["quick"].n_subjects
 
 
 @pytest.mark.parametrize("options, named", [
