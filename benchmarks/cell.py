@@ -155,5 +155,8 @@ def log_example_images(run, examples: Path, cell: Cell) -> None:
         fig = example_figure(examples, title=cell.key)
         if fig is not None:
             run.log({"examples": wandb.Image(fig)})
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)  # worker processes run many cells; open figures would pile up
     except Exception as exc:  # pragma: no cover - diagnostics only
         run.summary["example_plot_error"] = str(exc)

@@ -14,8 +14,4 @@ MODULES = (
 )
 
 for _name in MODULES:
-    try:
-        importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as exc:  # TEMP while architectures land; made strict before release
-        if exc.name != f"{__name__}.{_name}":
-            raise
+    importlib.import_module(f"{__name__}.{_name}")
