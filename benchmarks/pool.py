@@ -7,7 +7,9 @@ failed with the reason and starts a fresh worker; the suite goes on.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,6 +24,18 @@ from benchmarks.suite import Cell
 CONTEXT = mp.get_context("spawn")  # a clean interpreter per worker: no forked torch threads or h5py handles
 
 
+RECYCLE_RSS_BYTES = 3 << 30  # a worker holding more than this after a cell is replaced by a fresh one
+
+
+def resident_bytes() -> int | None:
+    """Current resident memory of this process (Linux); None where /proc is unavailable."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _worker(conn: Connection, out_dir: str, threads: int | None) -> None:
     from benchmarks.cell import run_cell
 
@@ -31,6 +45,10 @@ def _worker(conn: Connection, out_dir: str, threads: int | None) -> None:
             return
         record = run_cell(cell, Path(out_dir), threads)
         conn.send(record)
+        gc.collect()
+        rss = resident_bytes()
+        if rss is not None and rss > RECYCLE_RSS_BYTES:
+            return  # allocator arenas and library caches outlive cells; the parent starts a fresh worker
 
 
 @dataclass
@@ -63,7 +81,10 @@ def run_isolated(cells: list[Cell], out_dir: Path, *, jobs: int = 1, threads: in
     workers = [_spawn(out_dir, threads) for _ in range(min(jobs, len(pending)))]
     try:
         while pending or any(w.cell is not None for w in workers):
-            for w in workers:
+            for i, w in enumerate(workers):
+                if w.cell is None and pending and not w.process.is_alive():  # recycled after its last cell
+                    w.process.join()
+                    workers[i] = w = _spawn(out_dir, threads)
                 if w.cell is None and pending:
                     w.cell, w.started = pending.pop(0), time.time()
                     if on_start:

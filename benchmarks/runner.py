@@ -38,9 +38,12 @@ def _keep_suite_copy(path: Path, out_dir: Path) -> None:
 def with_dependencies(cells: list[Cell]) -> list[Cell]:
     """A shard also runs the pretraining cells its cells fine-tune from (deterministic, so every shard
     computes the same checkpoint; `merge` keeps one copy)."""
-    needed = [c.depends_on for c in cells if c.depends_on is not None]
-    extra = [c for c in dict.fromkeys(needed) if c not in cells]
-    return extra + cells
+    have = {c.key for c in cells}
+    extra: dict[str, Cell] = {}
+    for c in cells:
+        if c.depends_on is not None and c.depends_on.key not in have:
+            extra.setdefault(c.depends_on.key, c.depends_on)
+    return [*extra.values(), *cells]
 
 
 def finished(out_dir: Path, cell: Cell, retry_failed: bool) -> bool:
@@ -80,9 +83,12 @@ def run_suite(suite: Suite, out_dir: Path, *, shard_spec: str | None = None, job
     threads = suite.threads or max(1, (os.cpu_count() or 1) // max(1, jobs))
     start = time.time()
     durations: list[float] = []
-    # Pretraining cells run first: the cells that fine-tune from them need their checkpoints.
-    stages = [[c for c in todo if c.task == "pretrain" and c.depends_on is None and c.key.startswith("pretrain__")],
-              [c for c in todo if not (c.task == "pretrain" and c.key.startswith("pretrain__"))]]
+    # Two stages: pretraining cells (first in the queue) together with every cell that needs no checkpoint,
+    # then the cells that fine-tune from a pretraining checkpoint. No worker idles while one pretrains.
+    is_pretraining = lambda c: c.task == "pretrain" and c.key.startswith("pretrain__")  # noqa: E731
+    independent = [c for c in todo if c.depends_on is None]
+    stages = [[c for c in independent if is_pretraining(c)] + [c for c in independent if not is_pretraining(c)],
+              [c for c in todo if c.depends_on is not None]]
     records_iter = (r for stage in stages if stage
                     for r in run_isolated(stage, out_dir, jobs=jobs, threads=threads, timeout_s=suite.cell_timeout_s))
     for i, record in enumerate(records_iter, start=1):

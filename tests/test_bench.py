@@ -180,3 +180,63 @@ def test_dry_run_lists_cells_with_an_estimate(suite_file, capsys):
     assert bench_main([str(suite_file), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "imu2grf__tcn__fold1__seed0" in out and "6 cells; estimated" in out
+
+
+@pytest.fixture(scope="module")
+def ssl_suite_file(suite_file):
+    """A label-efficiency suite: one pretraining stage, scratch vs pretrained twins, two label fractions."""
+    data = str(suite_file.parent / "tiny.h5")
+    suite = {
+        "name": "tiny-ssl", "dataset": data, "folds": 2, "seeds": [0], "label_fractions": [0.5, 1.0],
+        "data": {"batch_size": 16, "stats_samples": 100},
+        "trainer": {"max_steps": 3, "max_epochs": -1},
+        "wandb": False,
+        "pretrain": {"model": "ssl_transformer", "preset": "small", "dataset": data, "n_folds": 2,
+                     "trainer": {"max_steps": 3, "max_epochs": -1}},
+        "tasks": {"imu2grf": {"models": [
+            {"name": "ssl_transformer", "label": "ssl_transformer-scratch"},
+            {"name": "ssl_transformer", "label": "ssl_transformer-pretrained", "overrides": {"pretrained": "@pretrain"}},
+        ]}},
+    }
+    path = suite_file.parent / "ssl_suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    return path
+
+
+@pytest.fixture(scope="module")
+def ssl_run(ssl_suite_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ssl")
+    assert bench_main([str(ssl_suite_file), "--out", str(out), "--jobs", "2"]) == 0
+    return out
+
+
+def test_pretraining_runs_once_and_the_pretrained_cells_start_from_it(ssl_run):
+    records = [json.loads(p.read_text()) for p in sorted((ssl_run / "cells").glob("*/metrics.json"))]
+    pretraining = [r for r in records if r["task"] == "pretrain"]
+    assert len(pretraining) == 1 and pretraining[0]["status"] == "ok"
+    assert (ssl_run / "cells" / pretraining[0]["key"] / "checkpoints").exists()
+    tuned = [r for r in records if r["task"] == "imu2grf"]
+    assert len(tuned) == 2 * 2 * 2  # twins x folds x label fractions
+    for r in tuned:
+        assert r["status"] == "ok"
+        expected = pretraining[0]["fingerprint"] if r["label"].endswith("-pretrained") else None
+        assert r["depends_on"] == expected, r["key"]
+    board = read_csv(ssl_run / "leaderboard.csv")
+    primary = {(r["model"], float(r["label_fraction"])) for r in board
+               if r["is_primary"] == "True" and r["task"] == "imu2grf"}
+    assert primary == {(m, f) for m in ("ssl_transformer-scratch", "ssl_transformer-pretrained") for f in (0.5, 1.0)}
+
+
+def test_shards_of_a_pretraining_suite_merge_to_the_unsharded_results(ssl_run, ssl_suite_file, tmp_path):
+    shards = [tmp_path / "s0", tmp_path / "s1"]
+    for i, d in enumerate(shards):  # same worker count (so threads per cell) as the unsharded run: bitwise equal
+        assert bench_main([str(ssl_suite_file), "--out", str(d), "--shard", f"{i}/2", "--jobs", "2"]) == 0
+    for d in shards:  # a shard with pretrained cells also ran the pretraining they need
+        keys = [p.name for p in d.glob("cells/*")]
+        if any("-pretrained__" in k for k in keys):
+            assert any(k.startswith("pretrain__") for k in keys)
+    merged = tmp_path / "merged"
+    assert bench_main(["merge", *map(str, shards), "--out", str(merged)]) == 0
+    assert len([p for p in merged.glob("cells/*") if p.name.startswith("pretrain__")]) == 1
+    assert (merged / "results.csv").read_text() == (ssl_run / "results.csv").read_text()
+    assert (merged / "leaderboard.csv").read_text() == (ssl_run / "leaderboard.csv").read_text()
