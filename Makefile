@@ -12,11 +12,16 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)" 2>&1 | grep -v "^WARNING: Location" || true
-	@$(PY) -m pip install -q -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
-	@$(PY) -m pip install -q -e examples/zoo_plugin_example 2>&1 | grep -v "^WARNING: Location" || true
-	@$(PY) -c "import torch, lightning, zoo, datamodules" && touch $(STAMP)
+	$(PY) -m pip install -q --upgrade pip
+	@# torch is pinned in the same resolution as the project, so pip never swaps in a CUDA build;
+	@# a torch already in the venv (e.g. your CUDA build) is kept.
+	@if $(PY) -c "import torch" 2>/dev/null; then \
+	  $(PY) -m pip install -q -e ".[dev]" -e examples/zoo_plugin_example; \
+	else \
+	  $(PY) -m pip install -q "$(TORCH_SPEC)" -e ".[dev]" -e examples/zoo_plugin_example; \
+	fi
+	$(PY) -c "import torch, lightning, zoo, datamodules, zoo_plugin_example"
+	@touch $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -1,32 +1,29 @@
 """`zoo data ...`: generate, validate, import recordings and detect gait events.
 
 Each subcommand lives next to the code it drives and exposes `register(subparsers)`; this module
-only collects them, so adding a subcommand never touches the others.
+only collects them, so adding a subcommand never touches the others. The imports are plain: a
+missing or broken subcommand module fails loudly instead of vanishing from `zoo data --help`.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+
+from datamodules import events, importers, validate
+from datamodules.simulator import cli as simulator_cli
 
 SUBCOMMAND_MODULES = (
-    "datamodules.simulator.cli",   # zoo data generate
-    "datamodules.validate",        # zoo data validate
-    "datamodules.importers",       # zoo data import
-    "datamodules.events",          # zoo data events
+    simulator_cli,  # zoo data generate
+    validate,       # zoo data validate
+    importers,      # zoo data import
+    events,         # zoo data events
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo data", description="Create, check and import gait recordings.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # not built yet
-            raise
+    for module in SUBCOMMAND_MODULES:
         module.register(sub)
     return parser
 

@@ -72,7 +72,8 @@ class GaitDataModule(pl.LightningDataModule):
         test_fraction: share of samples held out for test by `random_stance`.
         split_seed: seed of the subject shuffle (the same seed gives the same folds for every model).
         channels: input channel names (any subset; default: the task's paper set).
-        imus: IMU segments to keep for `imu2grf` / `pretrain` (e.g. ["R_FOOT"]), in the 48-channel order.
+        imus: IMU segments to keep for `imu2grf` / `pretrain` (e.g. ["R_FOOT"]), in the 48-channel order; both
+            tasks serve only those IMUs' channels (models that need all 8 substitute the absent ones).
         activities: trial activities to use (default: the task's own, e.g. walking for imu2pressure).
         target: `measured` (noisy, as a lab records it) or `clean` (noise-free simulator targets).
         include_clean: also serve `y_clean` (the noise-free target) for the noise-floor row.
@@ -83,7 +84,9 @@ class GaitDataModule(pl.LightningDataModule):
         feet: feet used by `landmarks2pressure`.
         label_fraction: share of training samples kept (label-efficiency experiments).
         seed: seed of the label subsample and the training shuffle.
-        cache: keep arrays in memory (`auto`: files under 1 GiB); `False` streams from disk.
+        cache: keep the arrays the task reads in memory (`True`), stream them from disk (`False`), or `auto`:
+            cache when their uncompressed size (`cache_bytes()`) is at most a quarter of the memory available
+            now (see datamodules/store.py), so a file larger than RAM is always streamed.
         stats_samples: at most this many training samples are read to compute normalisation statistics.
     """
 
@@ -130,7 +133,7 @@ class GaitDataModule(pl.LightningDataModule):
         self.path = os.fspath(resolve_source(path))
         self.task_name = task
         recording = Recording(self.path)
-        self.store = ArrayStore(self.path, cache=resolve_cache(cache, self.path))
+        self.store = ArrayStore(self.path, cache=False)  # decided below, once the task knows what it reads
         subjects = [recording.subject(s) for s in recording.subject_ids]
         trials = recording.trials()
         activity_names = sorted({t.activity for t in trials})
@@ -140,6 +143,7 @@ class GaitDataModule(pl.LightningDataModule):
         self._usable = self.task.usable_trials()  # fails here, naming task and modality, if the file lacks it
         if (target == "clean" or include_clean) and not all(trials[i].has_clean for i in self._usable):
             raise DataError(f"{self.path}: target='clean' needs the clean/ group in every trial; some lack it")
+        self.store.cache = resolve_cache(cache, self.cache_bytes)
         self.subject_ids = [s.subject_id for s in subjects]
         first = trials[self._usable[0]]
         cell = first.pressure_cell_size_m
@@ -189,6 +193,16 @@ class GaitDataModule(pl.LightningDataModule):
                                                  include_clean=hp.include_clean and name == "test",
                                                  memoise=memoise)
 
+    def cache_bytes(self) -> int:
+        """Uncompressed size of every array the task reads from its usable trials: what `cache=True` holds."""
+        hp, trials = self.hparams, self.task.ctx.trials
+        return sum(
+            self.store.nbytes(trials[i].subject_id, trials[i].trial_id, name, clean)
+            for i in self._usable
+            for name, clean in self.task.arrays_read(trials[i], clean_target=hp.target == "clean",
+                                                     include_clean=hp.include_clean)
+        )
+
     def _sample_bytes(self) -> int:
         copies = 3 if self.hparams.include_clean else 2
         return 4 * (int(np.prod(self.data_spec["input_shape"])) + copies * int(np.prod(self.data_spec["target_shape"])))
@@ -197,7 +211,8 @@ class GaitDataModule(pl.LightningDataModule):
         hp = self.hparams
         if len(rows) > hp.stats_samples:
             rows = rows[np.sort(np.random.default_rng(hp.seed).choice(len(rows), hp.stats_samples, replace=False))]
-        stats = self.task.stats([self.task.load(r, clean=hp.target == "clean") for r in rows])
+        # A generator: statistics stream over the samples, so memory holds one sample, not stats_samples of them.
+        stats = self.task.stats(self.task.load(r, clean=hp.target == "clean") for r in rows)
         masses = np.asarray([self.task.ctx.subjects[s].body_mass_kg for s in np.unique(rows["subject"])])
         stats["mass_mean"] = np.float32([masses.mean()])
         stats["mass_std"] = np.float32([masses.std() if len(masses) > 1 and masses.std() > 0 else 1.0])

@@ -269,8 +269,8 @@ class RecordingWriter:
             for kind in EVENT_KINDS:
                 if kind in ev:
                     eg.create_dataset(kind, data=np.asarray(ev[kind], dtype=np.int64))
-        if trial.clean:
-            c = g.create_group("clean")
+        if trial.clean.get("grf") or trial.clean.get("pressure") or trial.clean.get("keypoints") is not None:
+            c = g.create_group("clean")  # only when it holds something: an empty clean/ promises targets
             self._write_targets(c, trial.clean.get("grf", {}), trial.clean.get("pressure", {}),
                                 trial.clean.get("keypoints"), trial)
 

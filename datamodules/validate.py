@@ -206,23 +206,53 @@ def _check_trial(g: h5py.HLObject) -> Iterator[Problem]:
     yield from _check_attr(g, "speed_m_s", "a number (m/s)", _is_number, required=False)
     yield from _check_attr(g, "n_samples", "an integer >= 0 (length of every time axis)", _is_count)
     n = _attr(g, "n_samples") if _is_count(_attr(g, "n_samples")) else None
+    if not _modalities_present(g):
+        found = "only " + ", ".join(sorted(g.keys())) if len(g) else "nothing"
+        yield Problem(g.name, f"at least one modality ({', '.join(MODALITY_NAMES)})", found)
     yield from _check_modalities(g, n)
     if "events" in g:
         yield from _check_events(g["events"], n)
     if "clean" in g:
-        yield from _check_modalities(g["clean"], n)
-        yield from _check_clean_shapes(g)
+        clean = g["clean"]
+        if isinstance(clean, h5py.Group) and not _modalities_present(clean):
+            found = "only " + ", ".join(sorted(clean.keys())) if len(clean) else "an empty group"
+            yield Problem(clean.name, f"at least one noise-free modality ({', '.join(MODALITY_NAMES)})", found)
+        yield from _check_modalities(clean, n)
+        yield from _check_clean_counterparts(g)
 
 
 # -- modalities ------------------------------------------------------------------------------
 
+SINGLE_MODALITIES = ("imu", "joint_angles", "keypoints", "com")
+PER_FOOT_MODALITIES = ("grf", "pressure")
+MODALITY_NAMES = ("imu", "joint_angles", "grf/<foot>", "pressure/<foot>", "keypoints", "com")
+
+
+def _modality_paths(g: h5py.Group) -> list[str]:
+    """The format's modalities a trial (or its clean group) holds, as paths relative to it."""
+    paths = [name for name in SINGLE_MODALITIES if name in g]
+    for name in PER_FOOT_MODALITIES:
+        member = g.get(name)
+        if isinstance(member, h5py.Group):
+            paths += [f"{name}/{foot}" for foot in FEET if foot in member]
+    return paths
+
+
+def _modalities_present(g: h5py.Group) -> bool:
+    return bool(_modality_paths(g))
+
 
 def _feet(g: h5py.HLObject, what: str) -> tuple[list[Problem], dict[str, h5py.HLObject]]:
-    """The members of a per-foot group by foot, and a problem for each member not named after a foot."""
+    """The members of a per-foot group by foot, and a problem for each member not named after a foot or
+    for a group that holds no foot at all."""
     if not isinstance(g, h5py.Group):
         return [Problem(g.name, f"a {what} group with one member per foot", "a dataset")], {}
     problems = [Problem(m.name, f"a member named {_choices(FEET)}", repr(k)) for k, m in g.items() if k not in FEET]
-    return problems, {k: m for k, m in g.items() if k in FEET}
+    feet = {k: m for k, m in g.items() if k in FEET}
+    if not feet:
+        found = "only " + ", ".join(repr(k) for k in g) if len(g) else "an empty group"
+        problems.append(Problem(g.name, f"a {what} member for at least one foot ({_choices(FEET)})", found))
+    return problems, feet
 
 
 def _check_modalities(g: h5py.HLObject, n: int | None) -> Iterator[Problem]:
@@ -307,6 +337,9 @@ def _check_events(g: h5py.HLObject, n: int | None) -> Iterator[Problem]:
         if not isinstance(foot_group, h5py.Group):
             yield Problem(foot_group.name, "a group of event index arrays", "a dataset")
             continue
+        if not any(kind in foot_group for kind in EVENT_KINDS):
+            found = "only " + ", ".join(repr(k) for k in foot_group) if len(foot_group) else "an empty group"
+            yield Problem(foot_group.name, "at least one of " + ", ".join(repr(k) for k in EVENT_KINDS), found)
         for kind in EVENT_KINDS:
             if kind in foot_group:
                 yield from _check_event_indices(foot_group[kind], n)
@@ -328,11 +361,19 @@ def _check_event_indices(ds: h5py.HLObject, n: int | None) -> Iterator[Problem]:
         yield Problem(ds.name, f"indices {bounds}", f"{outside.size} outside, first {outside[0]}")
 
 
-def _check_clean_shapes(trial: h5py.Group) -> Iterator[Problem]:
-    """A clean grid or keypoint set must match its noisy counterpart (time is checked by n_samples)."""
+def _check_clean_counterparts(trial: h5py.Group) -> Iterator[Problem]:
+    """Every clean modality has its measured counterpart, and a clean grid or keypoint set matches it
+    (time is checked by n_samples)."""
     clean = trial["clean"]
     if not isinstance(clean, h5py.Group):
         return
+    for name in _modality_paths(clean):
+        group = name.split("/")[0] if "/" in name else None
+        if group is not None and group in trial and not isinstance(trial[group], h5py.Group):
+            continue  # a malformed per-foot group already has its problem
+        if name not in trial:
+            yield Problem(f"{trial.name}/{name}", f"a dataset (the measured counterpart of {clean.name}/{name})",
+                          "nothing")
     free_axes = {"keypoints": slice(1, 2), **{f"pressure/{foot}": slice(1, 3) for foot in FEET}}  # K; H, W
     for name, free in free_axes.items():
         ds, noisy = clean.get(name), trial.get(name)

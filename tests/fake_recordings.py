@@ -28,7 +28,7 @@ def make_fake_recording(
     seconds: float = 8.0,
     rate: float = 100.0,
     grid: tuple[int, int] = (12, 6),
-    imu_channels: tuple[str, ...] = IMU_CHANNELS_48,
+    imu_channels: tuple[str, ...] = IMU_CHANNELS_48,  # () for a file without IMUs
     joint_angles: bool = True,
     pressure: bool = True,
     grf: bool = True,
@@ -72,7 +72,8 @@ def make_fake_recording(
                 blob = np.exp(-0.5 * (rr - row[:, None, None]) ** 2) * footprint[None]
                 blob = blob / blob.sum(axis=(1, 2), keepdims=True)
                 data["pressure"][foot] = (blob * load[:, None, None] / 100.0).astype(np.float32)
-            imu = np.stack([np.sin(2 * np.pi * t / stride_s + 0.1 * j + s) for j in range(len(imu_channels))], 1)
+            imu = np.stack([np.sin(2 * np.pi * t / stride_s + 0.1 * j + s) for j in range(len(imu_channels))]
+                           or [np.zeros(n)], 1)[:, : len(imu_channels)]
             imu += 0.05 * rng.standard_normal(imu.shape)
             units = tuple(IMU_UNITS["acc" if "_acc_" in c else "gyr"] for c in imu_channels)
             kp = None

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tracemalloc
+
 import numpy as np
 import pytest
 import torch
 
+from datamodules import store
 from datamodules.datamodule import GaitDataModule
 from datamodules.errors import DataError
 from datamodules.naming import IMU_CHANNELS_48, QIAN_CHANNELS_18
+from datamodules.tasks import input_channel_count
 
 from fake_recordings import make_fake_recording
 
@@ -85,12 +90,45 @@ def test_grf_target_is_in_body_weights(fake_file):
     assert batch["y"][:, 2].max() == pytest.approx(1.1, abs=0.02)
 
 
-def test_worker_loading_gives_the_same_batches(fake_file):
-    serial = dm_for(fake_file, "imu2pressure", num_workers=0)
-    workers = dm_for(fake_file, "imu2pressure", num_workers=2, cache=False)
-    for a, b in zip(serial.test_dataloader(), workers.test_dataloader(), strict=True):
+ALL_TASKS = ["imu2pressure", "imu2grf", "landmarks2pressure", "insole2pose", "pretrain"]
+PARITY_BATCHES = 4
+
+
+def first_batches(loader, n: int = PARITY_BATCHES) -> list[dict]:
+    out = []
+    for batch in loader:
+        out.append(batch)
+        if len(out) == n:
+            break
+    return out
+
+
+def assert_same_batches(serial: list[dict], workers: list[dict]) -> None:
+    assert len(serial) == len(workers) == PARITY_BATCHES
+    for a, b in zip(serial, workers, strict=True):
+        assert a.keys() == b.keys()
         for key in a:
             assert torch.equal(a[key], b[key]), key
+
+
+@pytest.mark.parametrize("task", ALL_TASKS)
+def test_worker_loading_gives_the_same_batches(fake_file, task):
+    """Two lazily reading workers (one HDF5 handle each) serve exactly what one cached process serves."""
+    serial = dm_for(fake_file, task, num_workers=0, cache=True, stats_samples=100)
+    workers = dm_for(fake_file, task, num_workers=2, cache=False, stats_samples=100)
+    assert not workers.store.cache and serial.store.cache
+    assert_same_batches(first_batches(serial.test_dataloader()), first_batches(workers.test_dataloader()))
+
+
+def test_worker_loading_gives_the_same_seeded_shuffled_training_batches(fake_file):
+    serial = dm_for(fake_file, "imu2grf", num_workers=0, seed=3)
+    workers = dm_for(fake_file, "imu2grf", num_workers=2, cache=False, seed=3)
+    a, b = first_batches(serial.train_dataloader()), first_batches(workers.train_dataloader())
+    assert_same_batches(a, b)
+    in_order = torch.from_numpy(np.stack([serial.dataset("train")[i]["x"] for i in range(4)]))
+    assert not torch.equal(a[0]["x"], in_order)  # the training loader really shuffles ...
+    other_seed = first_batches(dm_for(fake_file, "imu2grf", seed=4).train_dataloader(), 1)
+    assert not torch.equal(a[0]["x"], other_seed[0]["x"])  # ... in an order set by the seed
 
 
 def test_lazy_reading_keeps_nothing_in_memory(fake_file):
@@ -99,6 +137,69 @@ def test_lazy_reading_keeps_nothing_in_memory(fake_file):
     assert dm.store._memory == {}
     cached = dm_for(fake_file, "insole2pose", cache=True, stats_samples=100)
     np.testing.assert_array_equal(dm.dataset("test")[3]["x"], cached.dataset("test")[3]["x"])
+
+
+def test_auto_cache_decides_on_the_uncompressed_arrays_the_task_reads(fake_file, monkeypatch):
+    trials, samples = 7 * 2, 800  # 7 subjects x 2 walking trials of 8 s at 100 Hz, float32 throughout
+    reads = trials * samples * (48 + 3) * 4  # imu2grf reads imu [T, 48] and grf/right [T, 3]
+    monkeypatch.setattr(store, "available_memory_bytes", lambda: 4 * reads)  # a quarter is exactly enough
+    dm = GaitDataModule(str(fake_file), task="imu2grf")
+    assert dm.cache_bytes() == reads and dm.store.cache
+    monkeypatch.setattr(store, "available_memory_bytes", lambda: 4 * reads - 4)  # one float short
+    assert not GaitDataModule(str(fake_file), task="imu2grf").store.cache
+    assert GaitDataModule(str(fake_file), task="imu2grf", cache=True).store.cache  # explicit choices stand
+    # the clean copies of the target count when they are served too
+    assert GaitDataModule(str(fake_file), task="imu2grf", include_clean=True).cache_bytes() == \
+        reads + trials * samples * 3 * 4
+    assert GaitDataModule(str(fake_file), task="imu2grf", target="clean").cache_bytes() == reads
+    # insole2pose reads both insoles [T, 12, 6] and the keypoints [T, 19, 3]
+    assert GaitDataModule(str(fake_file), task="insole2pose").cache_bytes() == \
+        trials * samples * (2 * 12 * 6 + 19 * 3) * 4
+    monkeypatch.setattr(store, "available_memory_bytes", lambda: None)  # unknown memory: stream
+    assert not GaitDataModule(str(fake_file), task="imu2grf").store.cache
+
+
+def test_auto_cache_budget_is_a_fraction_of_available_memory():
+    assert store.CACHE_RAM_FRACTION == 0.25
+    assert store.auto_cache(100, available=400) and not store.auto_cache(101, available=400)
+    assert store.resolve_cache("auto", lambda: 100) == store.auto_cache(100)
+    assert store.resolve_cache(False, lambda: 0) is False and store.resolve_cache(True, lambda: 1 << 60) is True
+    with pytest.raises(ValueError, match="cache: expected"):
+        store.resolve_cache("sometimes", 0)
+    available = store.available_memory_bytes()
+    assert 0 < available <= os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak_python_bytes(make, batches: int = 3):
+    tracemalloc.start()
+    try:
+        dm = make()
+        dm.setup()
+        loader = iter(dm.train_dataloader())
+        for _ in range(batches):
+            next(loader)
+        return dm, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_lazy_reading_keeps_memory_far_below_the_uncompressed_pressure(tmp_path, monkeypatch):
+    grid, subjects, samples = (48, 32), 4, 800
+    path = make_fake_recording(tmp_path / "big.h5", n_subjects=subjects, trials=("walk",), grid=grid, clean=False)
+    pressure = subjects * 2 * samples * grid[0] * grid[1] * 4  # both feet, float32: 39 MB uncompressed
+    assert path.stat().st_size < pressure / 3  # the compressed file looks small
+    monkeypatch.setattr(store, "available_memory_bytes", lambda: pressure)  # a cap of a quarter of the pressure
+
+    def make(cache):
+        return GaitDataModule(str(path), task="insole2pose", cache=cache, n_folds=2, batch_size=8, stats_samples=50,
+                              **TASK_OPTIONS)
+
+    lazy, lazy_peak = _peak_python_bytes(lambda: make("auto"))
+    assert not lazy.store.cache and lazy.store._memory == {}
+    cached, cached_peak = _peak_python_bytes(lambda: make(True))
+    held = sum(a.nbytes for a in cached.store._memory.values())
+    assert held >= pressure / 4 and cached_peak >= held  # the measurement sees cached arrays ...
+    assert lazy_peak < pressure / 20  # ... and lazy reading holds a few windows, not the file (about 1 MB here)
 
 
 def test_channel_and_imu_subsets_by_name(fake_file):
@@ -114,6 +215,30 @@ def test_channel_and_imu_subsets_by_name(fake_file):
     a = full.task.load(row)["x"][QIAN_CHANNELS_18.index("R_KNEE_flex")]
     b = dm.task.load(row)["x"][0]
     np.testing.assert_allclose(a, b)
+
+
+def test_pretrain_honours_the_imu_subset_exactly_as_imu2grf(fake_file):
+    imus = ["R_FOOT", "PELVIS"]
+    subset = [c for c in IMU_CHANNELS_48 if c.startswith(("PELVIS", "R_FOOT"))]
+    assert subset[:3] == ["PELVIS_acc_x", "PELVIS_acc_y", "PELVIS_acc_z"] and len(subset) == 12
+    pre, grf = dm_for(fake_file, "pretrain", imus=imus), dm_for(fake_file, "imu2grf", imus=imus)
+    assert pre.data_spec["input_channels"] == grf.data_spec["input_channels"] == subset
+    assert pre.data_spec["input_shape"] == pre.data_spec["target_shape"] == [12, 128]
+    assert input_channel_count("pretrain", imus=imus) == input_channel_count("imu2grf", imus=imus) == 12
+    assert input_channel_count("pretrain") == 48
+    assert next(iter(pre.train_dataloader()))["x"].shape == (4, 12, 128)
+    # the same raw values as imu2grf for the same window, and those of the full 48-channel layout
+    row = grf.dataset("test").rows[0]
+    np.testing.assert_array_equal(pre.task.load(row)["x"], grf.task.load(row)["x"])
+    full = dm_for(fake_file, "pretrain").task.load(row)["x"]
+    np.testing.assert_array_equal(pre.task.load(row)["x"], full[[IMU_CHANNELS_48.index(c) for c in subset]])
+    # the SSL encoder takes that subset into its 48-slot layout, substituting the absent IMUs
+    from zoo.models.ssl_transformer import SslEncoder
+
+    encoder = SslEncoder(pre.data_spec["input_channels"], 128, d_model=8, layers=1, heads=2, feedforward=8,
+                         dropout=0.0)
+    assert encoder.n_slots == 48 and encoder.missing_imu is not None
+    assert encoder.slot_index.tolist() == [IMU_CHANNELS_48.index(c) for c in subset]
 
 
 def test_random_stance_split_is_named_and_leaks_subjects(fake_file):
@@ -148,13 +273,20 @@ def test_clean_targets_and_noise_floor_key(fake_file):
     assert batch["y_clean"].shape == batch["y"].shape
 
 
-def test_missing_modality_fails_at_setup_naming_task_and_modality(tmp_path):
-    path = make_fake_recording(tmp_path / "no_pressure.h5", n_subjects=3, pressure=False)
-    with pytest.raises(DataError, match=r"imu2pressure.*pressure/right"):
-        GaitDataModule(str(path), task="imu2pressure")
-    path = make_fake_recording(tmp_path / "no_grf.h5", n_subjects=3, grf=False)
-    with pytest.raises(DataError, match=r"imu2grf.*grf/right"):
-        GaitDataModule(str(path), task="imu2grf")
+@pytest.mark.parametrize("task, lacking, named", [
+    ("imu2pressure", dict(pressure=False), r"'imu2pressure' needs pressure/right.*found: pressure/right"),
+    ("imu2grf", dict(grf=False), r"'imu2grf' needs grf/right.*found: grf/right"),
+    ("landmarks2pressure", dict(geometry=False),
+     r"'landmarks2pressure' needs .*subject geometry.*found: subjects/S01/geometry/right, subjects/S01/geometry/left"),
+    ("insole2pose", dict(keypoints=None), r"'insole2pose' needs .*keypoints.*found: keypoints \(e\.g\. S01/T01\)"),
+    ("pretrain", dict(imu_channels=()), r"'pretrain' needs channels .*found: channel TRUNK_acc_x, channel TRUNK_acc_y"),
+])
+def test_missing_modality_fails_at_setup_naming_task_and_modality(tmp_path, task, lacking, named):
+    path = make_fake_recording(tmp_path / "lacking.h5", n_subjects=3, trials=("walk",), seconds=3.0, **lacking)
+    with pytest.raises(DataError, match=named):
+        GaitDataModule(str(path), task=task)
+    complete = make_fake_recording(tmp_path / "complete.h5", n_subjects=3, trials=("walk",), seconds=3.0)
+    GaitDataModule(str(complete), task=task, **TASK_OPTIONS)  # the same file with the modality is fine
 
 
 def test_bad_options_are_named(fake_file):

@@ -224,6 +224,44 @@ CASES: dict[str, tuple[Mutation, list[str]]] = {
         replace(f"{T}/clean/keypoints", lambda a: a[:, :7]),
         [f"{T}/clean/keypoints: expected attribute names = 7 strings (one per keypoint), found 19 strings",
          f"{T}/clean/keypoints: expected shape [200, 19, 3] as {T}/keypoints, found [200, 7, 3]"]),
+    # -- missing datasets: each required member reported where it should be ---------------------------
+    "trial without any modality": (
+        lambda f: [f.__delitem__(f"{T}/{m}") for m in ("imu", "joint_angles", "grf", "pressure", "keypoints", "clean")],
+        [f"{T}: expected at least one modality (imu, joint_angles, grf/<foot>, pressure/<foot>, keypoints, com), "
+         "found only events"]),
+    "trial with nothing at all": (
+        lambda f: [f.__delitem__(f"{T}/{m}") for m in list(f[T])],
+        [f"{T}: expected at least one modality (imu, joint_angles, grf/<foot>, pressure/<foot>, keypoints, com), "
+         "found nothing"]),
+    "clean pressure without the measured one": (
+        delete(f"{T}/pressure/right"),
+        [f"{T}/pressure/right: expected a dataset (the measured counterpart of {T}/clean/pressure/right), "
+         "found nothing"]),
+    "clean keypoints without the measured ones": (
+        delete(f"{T}/keypoints"),
+        [f"{T}/keypoints: expected a dataset (the measured counterpart of {T}/clean/keypoints), found nothing"]),
+    "grf group without a foot": (
+        lambda f: (f.__delitem__(f"{T}/grf/left"), f.__delitem__(f"{T}/grf/right")),
+        [f"{T}/grf: expected a grf member for at least one foot (one of 'left', 'right'), found an empty group",
+         f"{T}/grf/left: expected a dataset (the measured counterpart of {T}/clean/grf/left), found nothing",
+         f"{T}/grf/right: expected a dataset (the measured counterpart of {T}/clean/grf/right), found nothing"]),
+    "pressure group with only a stray member": (
+        lambda f: [f.__delitem__(f"{T}/{m}") for m in ("pressure/left", "pressure/right", "clean/pressure")]
+        + [f.create_dataset(f"{T}/pressure/middle", data=np.zeros((N, 12, 6), np.float32))],
+        [f"{T}/pressure/middle: expected a member named one of 'left', 'right', found 'middle'",
+         f"{T}/pressure: expected a pressure member for at least one foot (one of 'left', 'right'), found only "
+         "'middle'"]),
+    "events foot without events": (
+        lambda f: (f.__delitem__(f"{T}/events/right/heel_strike"), f.__delitem__(f"{T}/events/right/toe_off")),
+        [f"{T}/events/right: expected at least one of 'heel_strike', 'toe_off', found an empty group"]),
+    "geometry group without a foot": (
+        lambda f: (f.__delitem__(f"{S}/geometry/left"), f.__delitem__(f"{S}/geometry/right")),
+        [f"{S}/geometry: expected a geometry member for at least one foot (one of 'left', 'right'), "
+         "found an empty group"]),
+    "clean group empty": (
+        lambda f: [f.__delitem__(f"{T}/clean/{m}") for m in ("grf", "pressure", "keypoints")],
+        [f"{T}/clean: expected at least one noise-free modality (imu, joint_angles, grf/<foot>, pressure/<foot>, "
+         "keypoints, com), found an empty group"]),
 }
 
 
@@ -262,6 +300,24 @@ def test_unknown_groups_datasets_and_attributes_are_allowed(template: Path, tmp_
         lambda f: f.create_group("calibration"),
     )
     assert validate_file(path) == []
+
+
+def test_every_missing_dataset_is_reported_in_one_run(template: Path, tmp_path: Path) -> None:
+    path = broken(template, tmp_path, delete(f"{T}/keypoints"), delete(f"{T}/grf/left"),
+                  lambda f: [f.__delitem__(f"{T}/events/left/{k}") for k in ("heel_strike", "toe_off")])
+    assert [(p.path, p.found) for p in validate_file(path)] == [
+        (f"{T}/events/left", "an empty group"),
+        (f"{T}/keypoints", "nothing"),
+        (f"{T}/grf/left", "nothing"),
+    ]
+
+
+def test_writer_leaves_out_a_clean_group_with_nothing_in_it(tmp_path: Path) -> None:
+    trial = make_trial(grid=None)
+    trial.clean = {"grf": {}, "pressure": {}, "keypoints": None}  # what a converter without clean data passes
+    with round_trip(tmp_path, trial) as rec:
+        assert not rec.trial_info("S01", "T01").has_clean
+        assert "clean" not in rec.file[T]
 
 
 def test_problem_prints_path_expected_found() -> None:
@@ -541,3 +597,22 @@ def test_zoo_data_validate_is_registered(template: Path, tmp_path: Path) -> None
 
     assert main(["validate", str(template)]) == 0
     assert main(["validate", str(broken(template, tmp_path, delete(S)))]) == 1
+
+
+def test_zoo_data_fails_loudly_when_a_subcommand_module_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A missing subcommand module is an import error, not a subcommand silently absent from `zoo data`."""
+    import importlib
+    import sys
+
+    import datamodules
+    from datamodules import cli
+
+    with monkeypatch.context() as m:
+        m.setitem(sys.modules, "datamodules.events", None)  # as if datamodules/events.py were not there
+        m.delattr(datamodules, "events")
+        with pytest.raises(ImportError, match="datamodules.events"):
+            importlib.reload(cli)
+            cli.build_parser()
+    importlib.reload(cli)
+    commands = cli.build_parser()._subparsers._group_actions[0].choices
+    assert sorted(commands) == ["events", "generate", "import", "validate"]

@@ -6,6 +6,9 @@ and option handling run on small generated files.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -14,11 +17,18 @@ from datamodules.errors import DataError
 from datamodules.naming import ACTIVITIES, FEET, GRAVITY, IMU_SEGMENTS
 from datamodules.simulator import PRESETS, SimulatorConfig, generate_dataset
 from datamodules.simulator import calibration as cal
+from datamodules.simulator import generate as generate_module
+from datamodules.simulator import noise as noise_lib
 from datamodules.simulator.activities import simulate_activity
-from datamodules.simulator.generate import resolve_config, simulate_trial, subject_model
+from datamodules.simulator.generate import MOTION, resolve_config, simulate_trial, subject_model
 from datamodules.simulator.grf import S_GRID, verlet, walking_ap, walking_vertical
+from datamodules.simulator.imu import MOUNT_LIMIT_DEG, imu_signals, random_mounting, synthesize_imu
+from datamodules.simulator.kinematics import build_pose
 from datamodules.simulator.population import sample_body
 from datamodules.simulator.pressure import analytic_cop, pressure_centroid, pressure_maps
+from datamodules.simulator.rotations import to_euler_yxz
+from datamodules.sources import sim_cache_path
+from datamodules.validate import validate_file
 
 SEED = 0
 CLEAN = resolve_config("tiny", noise=0.0, duration_s=8.0)
@@ -87,9 +97,8 @@ def test_subset_options_do_not_shift_other_data(tmp_path):
 
 
 def test_written_file_passes_the_recording_validator(tmp_path):
-    validate = pytest.importorskip("datamodules.validate", reason="the recording validator is not built yet")
     path = generate_dataset(tmp_path / "tiny.h5", "tiny", seed=SEED, n_subjects=1)
-    assert [str(p) for p in validate.validate_file(path)] == []
+    assert [str(p) for p in validate_file(path)] == []
     with h5py.File(path, "r") as f:
         assert f.attrs["synthetic"] and len(f["subjects/S001/trials"]) == len(ACTIVITIES)
         trial = f["subjects/S001/trials/walk_01"]
@@ -114,6 +123,34 @@ def test_bad_options_raise_a_data_error_naming_the_option(tmp_path, options, nam
     with pytest.raises(DataError, match=named):
         generate_dataset(tmp_path / "x.h5", **{"preset": "tiny", **options})
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_generate_dataset_keeps_the_preset_values_unless_an_option_overrides_them(tmp_path, monkeypatch):
+    odd = dataclasses.replace(PRESETS["tiny"], noise=0.0, grid=(16, 8), sample_rate_hz=50.0)
+    monkeypatch.setattr(generate_module, "PRESETS", {**PRESETS, "odd": odd})
+    options = dict(n_subjects=1, activities=("stand",), duration_s=3.0)
+    with h5py.File(generate_dataset(tmp_path / "preset.h5", "odd", **options), "r") as f:
+        trial = f["subjects/S001/trials/stand_01"]
+        assert trial.attrs["sample_rate_hz"] == 50.0 and trial.attrs["noise"] == 0.0
+        assert trial["pressure/left"].shape == (150, 16, 8)  # 3 s at 50 Hz on the preset's grid
+        np.testing.assert_array_equal(trial["pressure/left"][()], trial["clean/pressure/left"][()])
+        assert json.loads(f.attrs["simulator_config"])["grid"] == [16, 8]
+    path = generate_dataset(tmp_path / "override.h5", "odd", noise=1.0, grid=(12, 8), sample_rate_hz=100.0, **options)
+    with h5py.File(path, "r") as f:
+        trial = f["subjects/S001/trials/stand_01"]
+        assert trial.attrs["sample_rate_hz"] == 100.0 and trial.attrs["noise"] == 1.0
+        assert trial["pressure/left"].shape == (300, 12, 8)
+
+
+def test_sim_cache_name_hashes_exactly_the_config_that_is_generated(monkeypatch):
+    """`sim:PRESET` files are named by a hash of the simulator version and the preset, and `resolve_source`
+    generates them with `generate_dataset(path, preset)`: with every option left at None that is exactly the
+    preset, so the name always describes the arrays in the file."""
+    assert all(resolve_config(name) == config for name, config in PRESETS.items())
+    name = sim_cache_path("quick", 0).name
+    assert name.startswith("quick-seed0-") and sim_cache_path("quick", 0) == sim_cache_path("quick", 0)
+    monkeypatch.setattr(generate_module, "SIMULATOR_VERSION", "other")
+    assert sim_cache_path("quick", 0).name != name
 
 
 def test_cli_generate_writes_and_reports(tmp_path, capsys):
@@ -254,6 +291,78 @@ def test_resting_accelerometer_reads_gravity_and_gyroscope_zero(every_activity):
         gyr = stand.imu.select([f"{segment}_gyr_{a}" for a in "xyz"])
         assert np.abs(np.linalg.norm(acc, axis=1) - GRAVITY).max() < 0.01, segment
         assert np.abs(gyr).max() < 0.03, segment  # postural sway: under 2 deg/s
+
+
+def _noise_free_imu(body, fp, activity, repetition, speed, mounting_deg):
+    """The trial's IMU readings recomputed from its own motion stream with the given mounting, noise-free."""
+    key = [SEED, body.index, ACTIVITIES.index(activity), repetition, MOTION]
+    motion = simulate_activity(activity, body, fp, speed, CLEAN.duration_s[activity], CLEAN.sample_rate_hz,
+                               np.random.default_rng(key))
+    return imu_signals(*synthesize_imu(body, build_pose(body, motion), motion.dt, mounting_deg))
+
+
+def _fitted_rotation(unmounted: np.ndarray, mounted: np.ndarray) -> np.ndarray:
+    """The rotation R with mounted = unmounted @ R (rows are readings), by least squares (Kabsch)."""
+    u, _, vt = np.linalg.svd(unmounted.T @ mounted)
+    return u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
+
+
+def test_imu_mounting_rotation_is_per_session_nontrivial_and_within_ten_degrees(subjects):
+    """SPEC 3.3: every session (trial) mounts each sensor with its own random rotation of up to 10 degrees
+    per axis; the stored angles are the rotation the readings really carry."""
+    body, fp = subjects[0]
+    sessions = [("walk", r, 1.3) for r in range(3)] + [("run", 0, 3.0)]  # moving: every axis observable
+    mountings = []
+    for activity, repetition, speed in sessions:
+        trial = simulate_trial(SEED, body, fp, activity, repetition, CLEAN, speed=speed)
+        assert trial.attrs["imu_mounting_segments"] == ",".join(IMU_SEGMENTS)
+        assert trial.attrs["imu_mounting_axes"] == "yxz"
+        stored = trial.attrs["imu_mounting_deg"]
+        assert stored.shape == (len(IMU_SEGMENTS), 3) and np.abs(stored).max() <= 10.0
+        mountings.append(stored)
+        # noise=0: the readings are exactly the noise-free kinematics seen through the stored mounting
+        same = _noise_free_imu(body, fp, activity, repetition, speed, dict(zip(IMU_SEGMENTS, stored)))
+        np.testing.assert_array_equal(trial.imu.data, same.data)
+        # ... and against an ideally aligned sensor, the rotation recovered from the signals is the stored one
+        aligned = _noise_free_imu(body, fp, activity, repetition, speed, {s: np.zeros(3) for s in IMU_SEGMENTS})
+        for i, segment in enumerate(IMU_SEGMENTS):
+            names = [f"{segment}_{sensor}_{a}" for sensor in ("acc", "gyr") for a in "xyz"]
+            ideal, real = aligned.select(names), trial.imu.select(names)
+            rows = np.concatenate([ideal[:, :3], ideal[:, 3:]]), np.concatenate([real[:, :3], real[:, 3:]])
+            rotation = _fitted_rotation(*(r.astype(np.float64) for r in rows))
+            recovered = np.degrees(to_euler_yxz(rotation[None])[0])
+            assert np.abs(recovered - stored[i]).max() < 1e-3, (activity, segment)
+            angle = np.degrees(np.arccos(np.clip((np.trace(rotation) - 1) / 2, -1, 1)))
+            assert angle > 1.0, segment  # a real misalignment, not the identity
+    mountings = np.stack(mountings)
+    assert all(not np.allclose(mountings[0], m) for m in mountings[1:])  # a new mounting every session
+    draws = np.stack([random_mounting(np.random.default_rng(k))[s] for k in range(200) for s in IMU_SEGMENTS])
+    assert np.abs(draws).max() <= MOUNT_LIMIT_DEG == 10.0 and np.abs(draws).max() > 9.9  # the whole +-10 deg range
+    assert abs(draws.mean()) < 0.5 and 5.0 < draws.std() < 6.5  # uniform on +-10: sd 10 / sqrt(3) = 5.77
+
+
+@pytest.mark.parametrize("level", [1.0, 2.0])
+def test_imu_white_noise_and_bias_have_the_configured_size(subjects, level):
+    body, fp = subjects[0]
+    clean = simulate_trial(SEED, body, fp, "walk", 0, CLEAN, speed=1.3)
+    noisy = simulate_trial(SEED, body, fp, "walk", 0, resolve_config("tiny", noise=level, duration_s=8.0), speed=1.3)
+    for sensor, white, bias in (("acc", noise_lib.ACC_WHITE, noise_lib.ACC_BIAS),
+                                ("gyr", noise_lib.GYR_WHITE, noise_lib.GYR_BIAS)):
+        names = [f"{s}_{sensor}_{a}" for s in IMU_SEGMENTS for a in "xyz"]
+        error = noisy.imu.select(names).astype(np.float64) - clean.imu.select(names)
+        offsets = error.mean(axis=0)  # one constant bias per channel ...
+        half = len(error) // 2
+        drift = error[:half].mean(axis=0) - error[half:].mean(axis=0)
+        assert np.abs(drift).max() < 5 * level * white * np.sqrt(2 / half)  # ... that stays put over the trial
+        assert 0.6 < offsets.std() / (level * bias) < 1.4, sensor  # 24 draws of sd `bias`
+        residual = error - offsets
+        assert abs(residual.std() / (level * white) - 1) < 0.03, sensor  # white noise of sd `white`
+        lag1 = np.mean([np.corrcoef(r[:-1], r[1:])[0, 1] for r in residual.T])
+        assert abs(lag1) < 0.05, sensor  # white: uncorrelated from sample to sample
+    # noise=0 adds nothing at all: the clean trial's readings equal the noise-free kinematics
+    again = _noise_free_imu(body, fp, "walk", 0, 1.3, dict(zip(IMU_SEGMENTS, clean.attrs["imu_mounting_deg"])))
+    np.testing.assert_array_equal(clean.imu.data, again.data)
+    assert clean.attrs["noise"] == 0.0 and noisy.attrs["noise"] == level
 
 
 def test_pelvis_accelerometer_carries_the_ground_reaction_force(every_activity, subjects):

@@ -13,10 +13,9 @@ TASKS: dict[str, type[Task]] = {
 }
 
 
-
 def input_channel_count(task: str, channels: list[str] | None = None, imus: list[str] | None = None) -> int:
     """How many input channels `task` serves with these options, without opening a file."""
-    from datamodules.naming import IMU_CHANNELS_48, QIAN_CHANNELS_18
+    from datamodules.naming import QIAN_CHANNELS_18
     from datamodules.tasks.imu2grf import imu_subset_channels
 
     if channels:
@@ -24,7 +23,7 @@ def input_channel_count(task: str, channels: list[str] | None = None, imus: list
     return {
         "imu2pressure": len(QIAN_CHANNELS_18),
         "imu2grf": len(imu_subset_channels(imus)),
-        "pretrain": len(imu_subset_channels(imus)) if imus else len(IMU_CHANNELS_48),
+        "pretrain": len(imu_subset_channels(imus)),  # the same channels as imu2grf
         "landmarks2pressure": 2,
         "insole2pose": 2,
     }[task]

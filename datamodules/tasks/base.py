@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -130,6 +131,25 @@ class Task(ABC):
     def spec(self) -> dict[str, Any]:
         """Shapes and names a model needs, from metadata only."""
 
+    # -- what loading reads (decides cache="auto") --------------------------------------------
+    @abstractmethod
+    def input_arrays(self, trial: TrialInfo) -> list[str]:
+        """Datasets of `trial` that `index` and `load` read as they are (inputs; never their clean copy)."""
+
+    @abstractmethod
+    def target_arrays(self, trial: TrialInfo) -> list[str]:
+        """Datasets of `trial` read as the target: measured, or the copy under `clean/`."""
+
+    def arrays_read(self, trial: TrialInfo, *, clean_target: bool, include_clean: bool) -> list[tuple[str, bool]]:
+        """`(name, clean)` of every dataset of `trial` the DataModule would read (and cache)."""
+        reads = [(name, False) for name in self.input_arrays(trial)]
+        targets = self.target_arrays(trial)
+        if not clean_target:
+            reads += [(name, False) for name in targets]
+        if clean_target or include_clean:
+            reads += [(name, True) for name in targets]
+        return list(dict.fromkeys(reads))
+
     # -- helpers -----------------------------------------------------------------------------
     def trial(self, row: np.void) -> TrialInfo:
         return self.ctx.trials[int(row["trial"])]
@@ -146,8 +166,8 @@ class Task(ABC):
     def body_weight(self, row: np.void) -> float:
         return self.subject(row).body_mass_kg * GRAVITY
 
-    def stats(self, samples: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-        """Normalisation statistics from training samples only."""
+    def stats(self, samples: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Normalisation statistics from training samples only (streamed: any iterable, read once)."""
         xs, ys = RunningStats(), RunningStats()
         for s in samples:
             xs.update(s["x"])
@@ -173,6 +193,13 @@ def read_channels(task: Task, row: np.void, channels: tuple[str, ...], start: in
         blocks["joint_angles"] = task.read(row, "joint_angles", start, stop)
     cols = [blocks["imu"][:, imu[c]] if c in imu else blocks["joint_angles"][:, ja[c]] for c in channels]
     return np.stack(cols, axis=1).astype(np.float32, copy=False)
+
+
+def channel_arrays(trial: TrialInfo, channels: tuple[str, ...]) -> list[str]:
+    """The datasets `read_channels` reads for `channels` in `trial`."""
+    imu = set(trial.imu_channels)
+    return (["imu"] if any(c in imu for c in channels) else []) + \
+        (["joint_angles"] if any(c not in imu for c in channels) else [])
 
 
 def missing_channels(trial: TrialInfo, channels: tuple[str, ...]) -> list[str]:

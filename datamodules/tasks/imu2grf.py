@@ -9,7 +9,7 @@ import numpy as np
 from datamodules.errors import DataError
 from datamodules.naming import AXES, IMU_CHANNELS_48, IMU_SEGMENTS, imu_channel
 from datamodules.recording import SubjectInfo, TrialInfo
-from datamodules.tasks.base import Task, make_samples, missing_channels, read_channels
+from datamodules.tasks.base import Task, channel_arrays, make_samples, missing_channels, read_channels
 
 FOOT = "right"
 STATIC_ACC_STD = 0.2  # m/s^2: Tan 2024 drops windows whose mean accelerometer std is below this
@@ -56,6 +56,12 @@ class Imu2Grf(Task):
         miss = [] if FOOT in trial.grf_feet else [f"grf/{FOOT}"]
         return miss + [f"channel {c}" for c in missing_channels(trial, self.channels)]
 
+    def input_arrays(self, trial: TrialInfo) -> list[str]:
+        return channel_arrays(trial, self.channels)
+
+    def target_arrays(self, trial: TrialInfo) -> list[str]:
+        return [f"grf/{FOOT}"]
+
     def index(self, trial_index: int, subject_index: int) -> np.ndarray:
         starts = window_starts(self.ctx.trials[trial_index].n_samples, self.window, self.stride)
         return make_samples(subject_index, trial_index, starts, starts + self.window, FOOT)
@@ -76,21 +82,25 @@ class Imu2Grf(Task):
 
 
 class Pretrain(Imu2Grf):
-    """Unlabeled IMU windows for masked reconstruction; static windows are dropped."""
+    """Unlabeled IMU windows for masked reconstruction; static windows are dropped.
+
+    Channels are those of `imu2grf` (`channels=`, else the 48-channel order restricted to `imus=`): the data
+    serves only the IMUs a task keeps, and the SSL encoder places them in their slots of the 48-channel
+    layout, filling every absent IMU from its trainable embedding.
+    """
 
     name = "pretrain"
     paper = "Tan 2024"
     default_activities = None
-
-    @property
-    def channels(self) -> tuple[str, ...]:
-        return tuple(self.options.get("channels") or IMU_CHANNELS_48)
 
     def needs(self) -> str:
         return f"channels {list(self.channels)}"
 
     def missing(self, trial: TrialInfo, subject: SubjectInfo) -> list[str]:
         return [f"channel {c}" for c in missing_channels(trial, self.channels)]
+
+    def target_arrays(self, trial: TrialInfo) -> list[str]:
+        return []  # the target is the input itself
 
     def index(self, trial_index: int, subject_index: int) -> np.ndarray:
         rows = super().index(trial_index, subject_index)

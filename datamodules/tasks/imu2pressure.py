@@ -9,7 +9,14 @@ import numpy as np
 from datamodules.naming import QIAN_CHANNELS_18
 from datamodules.preprocessing import time_normalise
 from datamodules.recording import SubjectInfo, TrialInfo
-from datamodules.tasks.base import Task, make_samples, missing_channels, read_channels, stance_pairs
+from datamodules.tasks.base import (
+    Task,
+    channel_arrays,
+    make_samples,
+    missing_channels,
+    read_channels,
+    stance_pairs,
+)
 
 FOOT = "right"
 MIN_STANCE_S, MAX_STANCE_S = 0.15, 2.5
@@ -40,6 +47,12 @@ class Imu2Pressure(Task):
         miss += [] if FOOT in trial.event_feet else [f"events/{FOOT}"]
         miss += [f"channel {c}" for c in missing_channels(trial, self.channels)]
         return miss
+
+    def input_arrays(self, trial: TrialInfo) -> list[str]:
+        return channel_arrays(trial, self.channels)
+
+    def target_arrays(self, trial: TrialInfo) -> list[str]:
+        return [f"pressure/{FOOT}"]
 
     def index(self, trial_index: int, subject_index: int) -> np.ndarray:
         t = self.ctx.trials[trial_index]

@@ -62,6 +62,12 @@ class Insole2Pose(Task):
                 )
         return miss
 
+    def input_arrays(self, trial: TrialInfo) -> list[str]:
+        return ["pressure/left", "pressure/right"]
+
+    def target_arrays(self, trial: TrialInfo) -> list[str]:
+        return ["keypoints"]
+
     def index(self, trial_index: int, subject_index: int) -> np.ndarray:
         n = self.ctx.trials[trial_index].n_samples
         step = int(self.options.get("pose_stride") or self.frame_stride)

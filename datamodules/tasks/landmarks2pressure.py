@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
@@ -33,6 +34,12 @@ class Landmarks2Pressure(Task):
         miss += [f"events/{f}" for f in self.feet if f not in trial.event_feet]
         miss += [f"subjects/{subject.subject_id}/geometry/{f}" for f in self.feet if f not in subject.geometry]
         return miss
+
+    def input_arrays(self, trial: TrialInfo) -> list[str]:
+        return [f"pressure/{f}" for f in self.feet]  # the landmark sensors read the measured map
+
+    def target_arrays(self, trial: TrialInfo) -> list[str]:
+        return [f"pressure/{f}" for f in self.feet]
 
     @cached_property
     def _cells(self) -> dict[tuple[str, str], np.ndarray]:
@@ -66,7 +73,7 @@ class Landmarks2Pressure(Task):
         geometry = subject.geometry[foot].astype(np.float32)
         return {"x": np.stack([geometry, sparse]).astype(np.float32), "y": target.astype(np.float32)}
 
-    def stats(self, samples: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    def stats(self, samples: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         stats = super().stats(samples)
         # The landmark channel holds pressures: scale it like the target and keep zero at zero.
         stats["x_mean"][1] = 0.0
