@@ -77,7 +77,8 @@ class DetectorParams:
             raise ValueError(f"sign: expected +1 or -1, found {self.sign}")
 
 
-# Qian 2025 detected on the shank; on the foot only the heel-strike rule changes (see module docstring).
+# Qian 2025 detected on the shank ("shank" is their rule as published); on the foot only the heel-strike
+# rule changes (see module docstring), a choice made on the gaitmap recording the benchmark scores it on.
 PRESETS = {
     "shank": DetectorParams(),
     "foot": DetectorParams(heel_strike="zero_crossing"),
@@ -100,6 +101,15 @@ class GaitEvents:
 def resolve_params(params: DetectorParams | str = "shank", **overrides: float | str) -> DetectorParams:
     base = PRESETS[params] if isinstance(params, str) else params
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def smoothed_rate(gyro: np.ndarray, sample_rate_hz: float, params: DetectorParams | str = "shank") -> np.ndarray:
+    """The signal the detector searches: `sign` x the angular rate low-passed by a Butterworth filter of
+    `filter_order` at `cutoff_ratio` x the sample rate (20 Hz at 100 Hz, 40.96 Hz at 204.8 Hz), run forward
+    and backward (zero phase, so the gain at the cutoff is 1/2)."""
+    p = resolve_params(params)
+    fs = float(sample_rate_hz)
+    return p.sign * lowpass(np.asarray(gyro, dtype=np.float64), fs, p.cutoff_ratio * fs, p.filter_order)
 
 
 def _crossing(s: np.ndarray, i: np.ndarray) -> np.ndarray:
@@ -134,7 +144,7 @@ def detect_gait_events(
         n_bad = int((~np.isfinite(gyro)).sum())
         raise ValueError(f"detect_gait_events: {n_bad} samples are NaN or infinite; fill or cut them first")
     fs = float(sample_rate_hz)
-    s = p.sign * lowpass(gyro, fs, p.cutoff_ratio * fs, p.filter_order)
+    s = smoothed_rate(gyro, fs, p)
 
     troughs, props = find_peaks(-s, height=p.min_swing_rad_s, distance=max(1, round(p.min_stride_s * fs)))
     empty = np.zeros(0, dtype=np.int64)
@@ -207,6 +217,33 @@ def _sensor_of(column: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+# Every DetectorParams field is a `zoo data events` option, typed as the field (tests check the match).
+DETECTOR_OPTIONS: dict[str, dict] = {
+    "heel_strike": {"choices": HEEL_STRIKE_RULES},
+    "sign": {"type": float, "choices": (1.0, -1.0)},
+    "cutoff_ratio": {"type": float},
+    "filter_order": {"type": int},
+    "min_stride_s": {"type": float},
+    "swing_fraction": {"type": float},
+    "min_swing_rad_s": {"type": float},
+    "hs_window_s": {"type": float},
+    "to_window_s": {"type": float},
+    "to_coefficient": {"type": float},
+}
+DETECTOR_HELP = {
+    "heel_strike": "heel strike at the peak after the swing (Qian 2025) or at the end-of-swing crossing",
+    "sign": "+1 when the swing is negative (axis pointing left), -1 otherwise",
+    "cutoff_ratio": "low-pass cutoff / sample rate",
+    "filter_order": "Butterworth order (run forward and backward)",
+    "min_stride_s": "shortest time between two mid-swings of a foot, s",
+    "swing_fraction": "a mid-swing reaches this fraction of the typical depth",
+    "min_swing_rad_s": "and this absolute depth, rad/s",
+    "hs_window_s": "search window for the heel-strike peak after the end-of-swing crossing, s",
+    "to_window_s": "search window for the toe-off peak before the crossing into swing, s",
+    "to_coefficient": "c in toe-off = peak + c x (zero crossing - peak)",
+}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "events",
@@ -226,11 +263,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--header-rows", type=int, default=1, help="header rows, joined with '/' (default 1)")
     p.add_argument("--sensor", choices=tuple(PRESETS),
                    help="parameter preset (default: from the column name, e.g. R_SHANK_gyr_y -> shank)")
-    p.add_argument("--invert", action="store_true", help="flip the sign: for axes whose swing is positive")
-    p.add_argument("--heel-strike", choices=HEEL_STRIKE_RULES, help="override the preset's heel-strike rule")
+    detector = p.add_argument_group(
+        "detector parameters", "override single fields of the preset (DetectorParams, docs/real_recordings.md)")
     for f in fields(DetectorParams):
-        if f.type == "float" and f.name != "sign":
-            p.add_argument(f"--{f.name.replace('_', '-')}", type=float, help=f"override {f.name}")
+        detector.add_argument(f"--{f.name.replace('_', '-')}", **DETECTOR_OPTIONS[f.name],
+                              help=f"{DETECTOR_HELP[f.name]} (shank/foot preset: "
+                              f"{getattr(PRESETS['shank'], f.name)}/{getattr(PRESETS['foot'], f.name)})")
+    detector.add_argument("--invert", action="store_const", const=-1.0, dest="sign",
+                          help="the same as --sign -1: for axes whose swing is positive")
     p.add_argument("--out", type=Path, help="output CSV (default: standard output)")
     p.set_defaults(func=run_events)
 
@@ -244,9 +284,7 @@ def run_events(args: argparse.Namespace) -> int:
     if len(set(feet)) != len(feet):
         raise DataError(f"{args.csv}: --foot: expected each foot at most once, found {feet}")
     table = read_csv_table(args.csv, header_rows=args.header_rows, columns=args.gyro_columns)
-    overrides = {f.name: getattr(args, f.name) for f in fields(DetectorParams)
-                 if f.type == "float" and f.name != "sign"}
-    overrides["heel_strike"] = args.heel_strike
+    overrides = {f.name: getattr(args, f.name) for f in fields(DetectorParams)}
     events, lines = {}, []
     for column, foot in zip(args.gyro_columns, feet):
         sensor = args.sensor or _sensor_of(column)
@@ -255,8 +293,7 @@ def run_events(args: argparse.Namespace) -> int:
                             f"pass --sensor {'|'.join(PRESETS)}")
         gyro = convert_units(table[column], args.unit, "gyr", where=f"{args.csv}, column '{column}'")
         try:
-            sign = -1.0 if args.invert else 1.0
-            found = detect_gait_events(gyro, args.rate, sensor, sign=sign, **overrides)
+            found = detect_gait_events(gyro, args.rate, sensor, **overrides)
         except ValueError as exc:
             raise DataError(f"{args.csv}, column '{column}': {exc}") from None
         events[foot] = found.as_dict()
@@ -277,4 +314,5 @@ __all__ = [
     "PRESETS",
     "detect_gait_events",
     "gait_summary",
+    "smoothed_rate",
 ]

@@ -23,7 +23,7 @@ import csv
 import fnmatch
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -126,6 +126,21 @@ def _read_numbers(path: Path, names: list[str], header_rows: int) -> np.ndarray:
     if data.shape[1] != len(names):
         return _parse_slowly(path, names, header_rows)  # raises with the line number
     return data
+
+
+def csv_line_of_row(path: str | Path, header_rows: int, row: int) -> int:
+    """1-based line of the file holding data row `row` (0-based, as in `read_csv_table`'s arrays): header
+    rows count, blank lines (skipped by the readers) are stepped over."""
+    with Path(path).open(newline="") as f:
+        reader = csv.reader(f)
+        seen = -1
+        for index, cells in enumerate(reader):
+            if index < header_rows or not cells:
+                continue
+            seen += 1
+            if seen == row:
+                return reader.line_num
+    raise ValueError(f"{path}: no data row {row}")
 
 
 def read_csv_table(
@@ -263,14 +278,24 @@ def _imu_order(channel: str) -> tuple[str, int, str, str]:
     return sensor, known, segment, axis
 
 
-def _rate_from_time(time_s: np.ndarray, declared: float | None, source: str) -> float:
+def _where_row(source: str, row: int, line_of_row: Callable[[int], int] | None) -> str:
+    """`file, line N` (1-based, header rows included) when the rows come from a file, else `sample i`."""
+    return f"{source}, line {line_of_row(row)}" if line_of_row is not None else f"{source}, sample {row}"
+
+
+def _rate_from_time(time_s: np.ndarray, declared: float | None, source: str,
+                    line_of_row: Callable[[int], int] | None = None) -> float:
     step = np.diff(time_s)
     if len(step) == 0:
         raise DataError(f"{source}, column 'time': expected at least 2 samples, found {len(time_s)}")
+    if not np.isfinite(time_s).all():
+        row = int(np.argmax(~np.isfinite(time_s)))
+        raise DataError(f"{_where_row(source, row, line_of_row)}, column 'time': expected a time in every "
+                        f"row, found {time_s[row]}")
     if (step <= 0).any():
-        row = int(np.argmax(step <= 0)) + 1
-        raise DataError(f"{source}, column 'time': expected strictly increasing times, found a step <= 0 "
-                        f"at data row {row + 1}")
+        row = int(np.argmax(step <= 0)) + 1  # the sample whose time does not exceed the one before
+        raise DataError(f"{_where_row(source, row, line_of_row)}, column 'time': expected strictly increasing "
+                        f"times, found {time_s[row]:g} s after {time_s[row - 1]:g} s")
     rate = 1.0 / float(np.median(step))
     if declared is not None and abs(rate - declared) > RATE_TOLERANCE * declared:
         raise DataError(f"{source}, column 'time': expected samples at the declared {declared:g} Hz, "
@@ -292,6 +317,7 @@ def trial_from_arrays(
     resample_hz: float | None = None,
     attrs: Mapping[str, Any] | None = None,
     source: str = "arrays",
+    line_of_row: Callable[[int], int] | None = None,
 ) -> TrialData:
     """A `TrialData` from named 1-D columns (see the module docstring for the names).
 
@@ -302,7 +328,8 @@ def trial_from_arrays(
     events:    foot -> {"heel_strike": samples, "toe_off": samples} at `sample_rate_hz`.
     sample_rate_hz: may be None when a `time` column gives it.
     resample_hz: resample every signal (polyphase, anti-aliased) and rescale the events.
-    `source` names the origin (a file) in error messages.
+    `source` names the origin (a file) in error messages; `line_of_row` maps a sample index to its
+    1-based line in that file (CSV import), so row errors name the line instead of the sample.
     """
     units = dict(units or {})
     shapes = {name: np.shape(v) for name, v in columns.items()}
@@ -326,7 +353,7 @@ def trial_from_arrays(
         unit_kind = m["sensor"] if kind == "imu" else "position" if kind in ("keypoint", "com") else kind
         x = convert_units(values, _unit_for(name, unit_kind, units), unit_kind, f"{source}, column '{name}'")
         if kind == "time":
-            rate = _rate_from_time(x, sample_rate_hz, source)
+            rate = _rate_from_time(x, sample_rate_hz, source, line_of_row)
         elif kind == "imu":
             imu[name] = (x, IMU_UNITS[m["sensor"]])
         elif kind == "joint":
@@ -558,8 +585,9 @@ def load_trial(src: TrialSource, sidecar_path: Path, resample_hz: float | None =
     """Read one trial's files and build its `TrialData`."""
     opt = src.options
     columns: dict[str, np.ndarray] = {}
+    header_rows = int(opt.get("header_rows", 1))
     if src.csv is not None:
-        table = read_csv_table(src.csv, header_rows=int(opt.get("header_rows", 1)))
+        table = read_csv_table(src.csv, header_rows=header_rows)
         rename = opt.get("columns") or {}
         missing = [c for c in rename if c not in table]
         if missing:
@@ -586,6 +614,7 @@ def load_trial(src: TrialSource, sidecar_path: Path, resample_hz: float | None =
         speed_m_s=_number(sidecar_path, "speed_m_s", opt.get("speed_m_s"), optional=True),
         resample_hz=resample_hz,
         source=str(src.csv or next(iter(src.frames.values()))),
+        line_of_row=(lambda row: csv_line_of_row(src.csv, header_rows, row)) if src.csv is not None else None,
     )
 
 
@@ -714,6 +743,7 @@ __all__ = [
     "ImportedTrial",
     "TrialSource",
     "convert_units",
+    "csv_line_of_row",
     "discover_trials",
     "import_csv",
     "load_sidecar",

@@ -4,14 +4,22 @@ accuracy on the real gaitmap recording and on the simulator."""
 from __future__ import annotations
 
 import csv
+import runpy
+import sys
+from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from datamodules import events as events_module
+from datamodules.cli import build_parser
 from datamodules.cli import main as data_main
 from datamodules.errors import DataError
-from datamodules.events import PRESETS, DetectorParams, detect_gait_events
+from datamodules.events import PRESETS, DetectorParams, detect_gait_events, smoothed_rate
 from datamodules.importers import read_events_csv
+
+REPO = Path(__file__).resolve().parents[1]
 
 STRIDE_S = 1.1
 # One stride in the detector's convention (rad/s), as half-sine lobes starting at t0:
@@ -190,17 +198,143 @@ def test_gaitmap_accuracy_against_motion_capture(shared_data):
         assert r.toe_off.abs_percentile(50) <= 50.0, r.row()
 
 
-def test_simulator_shank_events_match_the_true_events(tmp_path):
-    """Heel strike within 20 ms (median). The simulator puts toe-off about 30 ms after where the 0.49 rule
-    (fitted by Qian 2025 on real data) finds it, while on the real gaitmap recording the rule is within
-    10 ms: the toe-off bound reflects the simulator, not a looser detector."""
-    from benchmarks.gait_events_accuracy import simulator_accuracy
+@pytest.fixture(scope="module")
+def simulated_walk(tmp_path_factory):
     from datamodules.simulator import generate_dataset
 
-    path = generate_dataset(tmp_path / "sim.h5", preset="tiny", seed=0, activities=["walk"], duration_s=10.0)
-    result = simulator_accuracy(path, "R_SHANK_gyr_y", "shank")
-    hs, to = result.errors_ms["heel_strike"], result.errors_ms["toe_off"]
-    assert result.n_true["heel_strike"] > 0, "no walking trial with R_SHANK_gyr_y and right-foot events"
-    assert len(hs) >= 0.9 * result.n_true["heel_strike"] and len(to) >= 0.9 * result.n_true["toe_off"]
-    assert np.median(np.abs(hs)) < 20.0, result.row()
-    assert np.median(np.abs(to)) < 50.0, result.row()
+    return generate_dataset(tmp_path_factory.mktemp("sim") / "sim.h5", preset="tiny", seed=0,
+                            activities=["walk"], duration_s=10.0)
+
+
+# Median |detected - true| bound (ms) per (preset, event). Issue 6 asks for < 20 ms. Shank toe-off is
+# held at < 30 ms: on normative gait kinematics (OpenSim `normal.mot`) Qian's rule lands on toe-off
+# (62.1 % of the cycle), but the simulator's stance knee is 12-17 deg too flexed, which puts the shank's
+# pre-swing peak at ~52 % instead of ~57 % of the cycle and the rule 20 ms early (50 ms at 0.8 m/s; see
+# docs/real_recordings.md). The foot, calibrated on the real gaitmap foot gyroscope, is within 10 ms.
+SIMULATOR_BOUNDS_MS = {("shank", "heel_strike"): 20.0, ("shank", "toe_off"): 30.0,
+                       ("foot", "heel_strike"): 20.0, ("foot", "toe_off"): 20.0}
+
+
+@pytest.mark.parametrize(("channel", "preset"), [("R_SHANK_gyr_y", "shank"), ("R_FOOT_gyr_y", "foot")])
+def test_simulator_events_match_the_true_events(simulated_walk, channel, preset):
+    """Median error over every true event (a miss counts as infinitely wrong), both events, both sensors."""
+    from benchmarks.gait_events_accuracy import simulator_accuracy
+
+    result = simulator_accuracy(simulated_walk, channel, preset)
+    for kind in ("heel_strike", "toe_off"):
+        assert result.n_true[kind] > 0, f"no walking trial with {channel} and right-foot events"
+        assert result.missed(kind) <= 0.1 * result.n_true[kind], result.row()
+        assert result.abs_percentile(kind, 50) < SIMULATOR_BOUNDS_MS[(preset, kind)], (kind, result.row())
+
+
+def test_benchmark_percentiles_count_misses_as_infinite_errors():
+    from benchmarks.gait_events_accuracy import abs_percentile_with_misses
+
+    errors = np.array([-30.0, 10.0, 20.0])
+    assert abs_percentile_with_misses(errors, 0, 50) == pytest.approx(np.percentile(np.abs(errors), 50))
+    assert abs_percentile_with_misses(errors, 1, 50) == pytest.approx(25.0)  # median of 10, 20, 30, inf
+    assert abs_percentile_with_misses(errors, 1, 95) == float("inf")
+    assert abs_percentile_with_misses(errors, 3, 50) == float("inf")  # half missed: no median
+    assert np.isnan(abs_percentile_with_misses(np.zeros(0), 0, 50))
+
+
+# -- every detector parameter from the CLI; the low-pass it designs ----------------------------------
+def _events_parser():
+    return build_parser()._subparsers._group_actions[0].choices["events"]
+
+
+def test_cli_exposes_every_detector_parameter_typed():
+    options = {s: a for a in _events_parser()._actions for s in a.option_strings}
+    for f in fields(DetectorParams):
+        default = getattr(DetectorParams(), f.name)
+        action = options[f"--{f.name.replace('_', '-')}"]
+        assert action.dest == f.name
+        if isinstance(default, str):
+            assert tuple(action.choices) == events_module.HEEL_STRIKE_RULES
+        else:
+            assert action.type is type(default), f.name  # int stays int (filter_order), floats are floats
+    args = _events_parser().parse_args(["x.csv", "--gyro-column", "g", "--unit", "rad/s", "--rate", "100",
+                                        "--filter-order", "5", "--sign", "-1", "--to-coefficient", "0.5"])
+    assert (args.filter_order, args.sign, args.to_coefficient) == (5, -1.0, 0.5)
+    assert type(args.filter_order) is int
+    with pytest.raises(SystemExit):
+        _events_parser().parse_args(["x.csv", "--gyro-column", "g", "--unit", "rad/s", "--rate", "1",
+                                     "--filter-order", "2.5"])
+
+
+def test_cli_detector_options_reach_the_detector(tmp_path, monkeypatch):
+    gyro, _ = strides(100.0)
+    path = tmp_path / "walk.csv"
+    write_gyro_csv(path, {"R_SHANK_gyr_y": gyro})
+    seen = {}
+
+    def spy(g, fs, params, **overrides):
+        seen.update(params=params, **overrides)
+        return detect_gait_events(g, fs, params, **overrides)
+
+    monkeypatch.setattr(events_module, "detect_gait_events", spy)
+    argv = ["events", str(path), "--gyro-column", "R_SHANK_gyr_y", "--unit", "rad/s", "--rate", "100",
+            "--filter-order", "4", "--cutoff-ratio", "0.15", "--invert", "--heel-strike", "zero_crossing",
+            "--out", str(tmp_path / "ev.csv")]
+    assert data_main(argv) == 0
+    p = events_module.resolve_params(seen.pop("params"), **seen)
+    assert (p.filter_order, p.cutoff_ratio, p.sign, p.heel_strike) == (4, 0.15, -1.0, "zero_crossing")
+    assert p.min_stride_s == PRESETS["shank"].min_stride_s  # options not given keep the preset
+
+
+def _gain(fs: float, freq: float, **overrides) -> float:
+    """Amplitude the detector's low-pass leaves of a unit sine (middle of a 20 s signal, no edges)."""
+    t = np.arange(int(20 * fs)) / fs
+    out = smoothed_rate(np.sin(2 * np.pi * freq * t), fs, DetectorParams(**overrides))
+    middle = out[len(t) // 4: 3 * len(t) // 4]
+    return float(np.sqrt(2.0) * middle.std())
+
+
+def _butterworth_gain(fs: float, freq: float, cutoff_hz: float, order: int) -> float:
+    """|H|^2 of a digital (bilinear) Butterworth low-pass: its gain after a forward-backward pass."""
+    ratio = np.tan(np.pi * freq / fs) / np.tan(np.pi * cutoff_hz / fs)
+    return float(1.0 / (1.0 + ratio ** (2 * order)))
+
+
+@pytest.mark.parametrize(("fs", "cutoff_hz"), [(100.0, 20.0), (204.8, 40.96), (120.0, 24.0)])
+def test_lowpass_cutoff_scales_with_the_sample_rate(fs, cutoff_hz):
+    # run forward and backward, the gain is |H|^2: 1/2 at the cutoff, and the order sets the slope
+    assert _gain(fs, cutoff_hz) == pytest.approx(0.5, abs=0.01)
+    for freq in (0.5 * cutoff_hz, 0.8 * cutoff_hz, 1.25 * cutoff_hz, 2.0 * cutoff_hz):
+        for order in (3, 5):
+            expected = _butterworth_gain(fs, freq, cutoff_hz, order)
+            assert _gain(fs, freq, filter_order=order) == pytest.approx(expected, rel=0.02, abs=1e-4)
+    # a fixed 20 Hz cutoff would halve 20 Hz at every rate: at 204.8 Hz it is barely touched
+    if fs == 204.8:
+        assert _gain(fs, 20.0) > 0.98
+
+
+# -- README worked example, step 4: imu2grf-style windows from the imported gaitmap recording ---------
+@pytest.mark.realdata
+def test_readme_gaitmap_example_cuts_windows(shared_data, tmp_path, capsys):
+    """The README's commands in order (events -> import -> validate -> cut windows), on the real file."""
+    events_csv, h5 = tmp_path / "gaitmap_events.csv", tmp_path / "gaitmap.h5"
+    assert data_main(["events", str(shared_data / "gaitmap_example" / "imu_sample.csv"), "--header-rows", "2",
+                      "--rate", "204.8", "--unit", "deg/s", "--sensor", "foot", "--gyro-column",
+                      "left_sensor/gyr_y", "--gyro-column", "right_sensor/gyr_y", "--out", str(events_csv)]) == 0
+    assert data_main(["import", str(REPO / "examples" / "gaitmap_import"), "--resample-hz", "100",
+                      "--events", f"walk={events_csv}", "--out", str(h5)]) == 0
+    assert data_main(["validate", str(h5)]) == 0
+    capsys.readouterr()
+    script = REPO / "examples" / "gaitmap_import" / "cut_windows.py"
+    monkey_argv = [str(script), str(h5)]
+    saved, sys.argv = sys.argv, monkey_argv
+    try:
+        with pytest.raises(SystemExit) as done:
+            runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = saved
+    assert done.value.code == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "59 windows (128, 12), kept 57, dropped 2 static",
+        "29 right stances -> (29, 101, 12), dropped {'no_toe_off': 1}",
+    ]
+    out = runpy.run_path(str(script))["cut"](h5)  # the same figures from the function
+    assert out["windows"].shape == (59, 128, 12) and out["moving"].shape == (57, 128, 12)
+    assert out["channels"][:3] == ("R_FOOT_acc_x", "R_FOOT_acc_y", "R_FOOT_acc_z")
+    assert len(out["stances"]) == 29 and dict(out["stances"].dropped) == {"no_toe_off": 1}

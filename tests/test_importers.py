@@ -332,6 +332,38 @@ def test_sidecar_errors_name_the_file_and_key(tmp_path, sidecar, message):
     assert not (tmp_path / "out.h5").exists()  # nothing half-written
 
 
+@pytest.mark.parametrize(
+    ("header_rows", "blank_line", "times", "sample", "line", "message"),
+    [
+        # header on line 1, samples from line 2: sample 3 (0.02 s after 0.02 s) sits on line 5
+        (1, False, [0.0, 0.01, 0.02, 0.02, 0.04], 3, 5, "expected strictly increasing times, found 0.02 s after 0.02 s"),
+        # two header rows and a blank line before the data: the same sample is on line 7
+        (2, True, [0.0, 0.01, 0.02, 0.01, 0.04], 3, 7, "expected strictly increasing times, found 0.01 s after 0.02 s"),
+        # an empty time cell (a missing value) in sample 1
+        (1, False, [0.0, "", 0.02, 0.03, 0.04], 1, 3, "expected a time in every row, found nan"),
+    ],
+)
+def test_time_column_errors_name_the_file_line(tmp_path, header_rows, blank_line, times, sample, line, message):
+    folder = tmp_path / "S01"
+    folder.mkdir()
+    lines = ["time,R_FOOT_gyr_y"] if header_rows == 1 else ["sensor,foot", "time,R_FOOT_gyr_y"]
+    lines += [""] if blank_line else []
+    lines += [f"{t},0.5" for t in times]
+    (folder / "walk.csv").write_text("\n".join(lines) + "\n")
+    (folder / "subject.yaml").write_text(
+        "body_mass_kg: 70\nheight_m: 1.7\nsample_rate_hz: 100\n"
+        + ("header_rows: 2\ncolumns: {sensor/time: time, foot/R_FOOT_gyr_y: R_FOOT_gyr_y}\n"
+           if header_rows == 2 else ""))
+    with pytest.raises(DataError) as info:
+        import_csv(tmp_path, tmp_path / "out.h5")
+    assert str(info.value) == f"{folder / 'walk.csv'}, line {line}, column 'time': {message}"
+    # the named line (1-based, header rows and blank lines counted) is the one holding the bad sample
+    assert lines[line - 1] == f"{times[sample]},0.5"
+    # from arrays there is no file: the error names the sample index
+    with pytest.raises(DataError, match=r"^arrays, sample 3, column 'time': expected strictly increasing"):
+        trial_from_arrays("t", 100.0, {"time": np.array([0.0, 0.01, 0.02, 0.02])})
+
+
 @pytest.mark.realdata
 def test_gaitmap_example_imports_with_its_sidecar(shared_data, tmp_path):
     events = tmp_path / "events.csv"

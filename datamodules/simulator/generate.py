@@ -36,7 +36,7 @@ from datamodules.simulator.presets import PRESETS, SimulatorConfig
 from datamodules.simulator.pressure import pressure_maps
 
 DATASET_NAME = "gait-zoo-synthetic"
-SIMULATOR_VERSION = "1.0"
+SIMULATOR_VERSION = "1.1"  # 1.1: push-off peaks at toe-off, swing follows the ankle
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 # Purposes of the random streams of one trial.
 MOTION, MOUNTING, NOISE = 0, 1, 2
@@ -227,20 +227,20 @@ def generate_dataset(
     n_subjects: int | None = None,
     trials_per_activity: int | None = None,
     activities: Iterable[str] | None = None,
-    noise: float = 1.0,
-    grid: tuple[int, int] = (32, 16),
-    sample_rate_hz: float = 100.0,
+    noise: float | None = None,
+    grid: tuple[int, int] | None = None,
+    sample_rate_hz: float | None = None,
     duration_s: float | None = None,
 ) -> Path:
     """Write a synthetic recording to `path` and return it.
 
-    `preset` sets the size (see PRESETS); the keyword options override it. `noise` scales every
-    measurement-noise source (0 = noisy arrays identical to the clean targets). The same seed always
-    gives bit-identical arrays.
+    `preset` sets everything (see PRESETS); each keyword option left at None keeps the preset's value and
+    any other value overrides it. `noise` scales every measurement-noise source (0 = noisy arrays identical
+    to the clean targets). The same seed always gives bit-identical arrays.
     """
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
         raise DataError(f"option seed (--seed): expected an integer >= 0, found {seed!r}")
     config = resolve_config(preset, n_subjects=n_subjects, trials_per_activity=trials_per_activity,
-                            activities=activities, noise=noise, grid=tuple(grid), sample_rate_hz=sample_rate_hz,
-                            duration_s=duration_s)
+                            activities=activities, noise=noise, grid=None if grid is None else tuple(grid),
+                            sample_rate_hz=sample_rate_hz, duration_s=duration_s)
     return write_dataset(path, config, int(seed), preset=preset)

@@ -134,7 +134,7 @@ def simulate_locomotion(
                 heel = np.array([np.interp(hs, t, com[:, i]) for i in range(3)]) + gait.lead * step + pivot_to_heel
             heel = heel - [0.0, MEDIAL_Y[foot] * gait.step_width_m / 2.0, 0.0]
             heel[2] = 0.0
-            plan.append(Stance(hs, to, heel, yaw, body.foot_length_m, gait.rollover))
+            plan.append(Stance(hs, to, heel, yaw, body.foot_length_m, gait.rollover, body.ankle_in_foot_m))
         heel, pitch, heading = foot_trajectory(t, plan)
         feet[foot] = FootTrack(heel, pitch, heading)
 
