@@ -52,6 +52,86 @@ def test_fit_then_test_from_the_checkpoint(tiny, tmp_path):
                  f"--ckpt_path={ckpt}", f"--trainer.default_root_dir={root}", *FAST]) == 0
 
 
+TCN_GRF = ["--model", "tcn", "--data.task=imu2grf", "--data.n_folds=2"]
+
+
+@pytest.fixture(scope="module")
+def trained_tcn(tiny, tmp_path_factory):
+    """One `zoo fit` of the TCN on the tiny data; its best checkpoint serves validate and predict."""
+    root = tmp_path_factory.mktemp("trained")
+    assert main(["fit", *TCN_GRF, f"--data.path={tiny}", f"--trainer.default_root_dir={root}", *FAST]) == 0
+    return next(root.rglob("best-*.ckpt"))
+
+
+def tiny_datamodule(tiny):
+    from datamodules.datamodule import GaitDataModule
+
+    dm = GaitDataModule(str(tiny), task="imu2grf", n_folds=2, stats_samples=50)  # as FAST and TCN_GRF say
+    dm.setup()
+    return dm
+
+
+def test_validate_prints_the_validation_loss_and_primary_metric_of_the_checkpoint(tiny, trained_tcn, tmp_path,
+                                                                                  capsys):
+    import re
+
+    import torch
+
+    from zoo.models.tcn import TemporalCNN
+
+    capsys.readouterr()
+    assert main(["validate", *TCN_GRF, f"--data.path={tiny}", f"--ckpt_path={trained_tcn}",
+                 f"--trainer.default_root_dir={tmp_path}", *FAST]) == 0
+    out = capsys.readouterr().out
+    printed = {m[1]: float(m[2]) for m in re.finditer(r"(val/[a-z_]+)\s+│?\s*([-+0-9.eE]+|nan)\b", out)}
+    assert "val/loss" in printed and "val/r_vertical" in printed, out
+    assert -1.0 <= printed["val/r_vertical"] <= 1.0
+    # The same number, computed here from the checkpoint over the first two validation batches (limit_val_batches).
+    model = TemporalCNN.load_from_checkpoint(trained_tcn).eval()
+    dm = tiny_datamodule(tiny)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i, batch in enumerate(dm.val_dataloader()):
+            if i == 2:
+                break
+            loss = model.compute_loss(model._outputs(batch), model.normalise(model.target(batch)), batch)
+            total, count = total + float(loss) * len(batch["x"]), count + len(batch["x"])
+    assert printed["val/loss"] == pytest.approx(total / count, rel=1e-4)
+
+
+def test_predict_writes_every_test_window_in_physical_units(tiny, trained_tcn, tmp_path, capsys):
+    import numpy as np
+    import torch
+
+    from zoo.models.tcn import TemporalCNN
+
+    out_file = tmp_path / "preds.npz"
+    assert main(["predict", *TCN_GRF, f"--data.path={tiny}", f"--ckpt_path={trained_tcn}",
+                 f"--trainer.default_root_dir={tmp_path}", f"--predictions.output={out_file}", *FAST]) == 0
+    assert f"to {out_file}" in capsys.readouterr().out
+    saved = np.load(out_file)
+    dm = tiny_datamodule(tiny)
+    test = dm.dataset("test")
+    assert set(saved.files) == {"y_pred", "subject", "y_true"}
+    assert saved["y_pred"].shape == (len(test), *dm.data_spec["target_shape"]) == (len(test), 3, 128)
+    assert saved["subject"].shape == (len(test),)
+    model = TemporalCNN.load_from_checkpoint(trained_tcn).eval()
+    with torch.no_grad():
+        batches = list(dm.predict_dataloader())
+        expected = torch.cat([model.denormalise(model._outputs(b)["y"]) for b in batches])
+    np.testing.assert_allclose(saved["y_pred"], expected.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(saved["y_true"], torch.cat([b["y"] for b in batches]).numpy())
+    np.testing.assert_array_equal(saved["subject"], torch.cat([b["subject"] for b in batches]).numpy())
+    # predict serves the held-out test subjects, none of whom the model trained on
+    assert set(saved["subject"].tolist()) == set(test.rows["subject"].tolist())
+    assert not set(saved["subject"].tolist()) & set(dm.dataset("train").rows["subject"].tolist())
+
+
+def test_predict_help_documents_the_prediction_file():
+    result = zoo("predict", "--help")
+    assert "--predictions.output" in result.stdout and "y_pred" in result.stdout
+
+
 def test_print_config_works():
     result = zoo("fit", "--model", "ssl_transformer", "--data.path=sim:tiny", "--data.task=imu2grf", "--print_config")
     assert "class_path: zoo.models.ssl_transformer" in result.stdout and "task: imu2grf" in result.stdout
@@ -62,6 +142,8 @@ def test_print_config_works():
     (["--model", "cbam_unet", "--data.task=imu2grf"], "does not support task 'imu2grf'; it supports: landmarks2pressure"),
     (["--model", "tcn", "--model.in_channels=18", "--data.task=imu2grf"], "in_channels=18 but the data provides 48"),
     (["--model", "tcn", "--data.task=imu2moon"], "task: expected one of"),
+    (["--model", "collections.OrderedDict", "--data.task=imu2grf"],
+     "model 'collections.OrderedDict': expected a subclass of zoo.BaseTask, found class collections.OrderedDict"),
 ])
 def test_bad_input_gets_a_one_line_error_naming_the_choices(tiny, args, message):
     result = zoo("fit", *args, f"--data.path={tiny}", *FAST, check=False)

@@ -5,8 +5,6 @@ Parametrised over the registry: a new model (built in or plugin) is tested with 
 
 from __future__ import annotations
 
-import copy
-
 import lightning.pytorch as pl
 import pytest
 import torch
@@ -14,6 +12,7 @@ import torch
 import zoo
 from datamodules.datamodule import GaitDataModule
 from zoo.models.closed_form import ClosedFormTask
+from zoo.models.mean import MeanPredictor
 from zoo.registry import get_model_class
 
 from fake_recordings import make_fake_recording
@@ -69,15 +68,54 @@ def test_output_has_the_target_shape(name, task, datamodules):
     assert torch.isfinite(out).all()
 
 
+BASE_BUFFERS = {"target_mean", "target_std", "stats_ready"}  # BaseTask's own: set by setup(), not by fitting
+
+
+def output_layer_parameters(model: zoo.BaseTask, batch: dict[str, torch.Tensor]) -> set[str]:
+    """Names of the parameters nearest the output in the autograd graph (the output layer's weights)."""
+    leaves = {id(p): n for n, p in model.named_parameters() if p.requires_grad}
+    frontier, seen = [model._outputs(batch)["y"].grad_fn], {}
+    while frontier:
+        found = {leaves[id(f.variable)] for f in frontier if hasattr(f, "variable") and id(f.variable) in leaves}
+        if found:
+            return found
+        seen.update((id(f), f) for f in frontier)  # keep the nodes alive, or their ids get reused
+        frontier = list({id(g): g for f in frontier for g, _ in f.next_functions
+                         if g is not None and id(g) not in seen}.values())
+    return set()
+
+
 @pytest.mark.parametrize(("name", "task"), CASES)
 def test_one_training_step_changes_the_model_and_gives_a_finite_loss(name, task, datamodules):
     dm = datamodules(task)
     model = build(name, dm)
-    before = copy.deepcopy(model.state_dict())
-    trainer(max_steps=1, limit_val_batches=2, num_sanity_val_steps=0).fit(model, datamodule=dm)
-    after = model.state_dict()
-    changed = [k for k in before if not torch.equal(before[k], after[k])]
-    assert changed, "no parameter or fitted buffer changed"
+    closed_form = isinstance(model, ClosedFormTask)
+    if closed_form:  # no parameters: the fit lives in the buffers the model adds to BaseTask's
+        before = {n: b.clone() for n, b in model.named_buffers() if n not in BASE_BUFFERS}
+        assert before, "a closed-form model without fitted buffers"
+    else:
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        output_layer = output_layer_parameters(model, first_batch(dm))
+        assert output_layer
+    t = trainer(max_steps=1, limit_val_batches=2, num_sanity_val_steps=0)
+    t.fit(model, datamodule=dm)
+    if closed_form:
+        after = dict(model.named_buffers())
+        unchanged = [n for n in before if torch.equal(before[n], after[n])]
+        assert len(unchanged) < len(before), f"no fitted buffer changed: {unchanged}"
+        train_targets = torch.cat([model.normalise(model.target(b)) for b in dm.train_dataloader()])
+        if train_targets.any():  # all-zero normalised targets (constant fake pressure) leave y-side sums at zero
+            assert not unchanged, f"fitted buffers unchanged by the fit: {unchanged}"
+    else:
+        assert t.global_step == 1
+        assert torch.isfinite(t.callback_metrics["train/loss"])
+        params = dict(model.named_parameters())
+        changed = {n for n in before if not torch.equal(before[n], params[n].detach())}
+        # Lightning zeroes gradients before each backward, so after the one step they are that step's
+        with_grad = {n for n, p in params.items() if p.grad is not None and bool(p.grad.abs().sum() > 0)}
+        assert with_grad, "the step computed no gradient"
+        assert with_grad <= changed, f"got a gradient but did not change: {sorted(with_grad - changed)}"
+        assert output_layer <= changed, f"output layer unchanged: {sorted(output_layer - changed)}"
     batch = first_batch(dm)
     loss = model.compute_loss(model._outputs(batch), model.normalise(model.target(batch)), batch)
     assert torch.isfinite(loss)
@@ -87,8 +125,6 @@ def test_one_training_step_changes_the_model_and_gives_a_finite_loss(name, task,
 def test_a_tiny_batch_is_overfitted(name, task, datamodules):
     dm = datamodules(task)
     model = build(name, dm)
-    if name == "mean":
-        pytest.skip("the mean predictor has no capacity to fit individual samples (tested in test_baselines.py)")
     batch = {k: v[:4] for k, v in first_batch(dm).items()}
     target = model.normalise(model.target(batch))
 
@@ -98,6 +134,16 @@ def test_a_tiny_batch_is_overfitted(name, task, datamodules):
             return float(model.compute_loss(model._outputs(batch), target, batch))
 
     start = loss_now()
+    if isinstance(model, MeanPredictor):
+        # No capacity to fit single samples: its best is the loss of predicting the batch mean everywhere.
+        assert model.train_cfg.loss == "mse"
+        model.accumulate(batch, target)
+        model.solve()
+        floor = float(((target - target.mean(dim=0, keepdim=True)) ** 2).mean())
+        assert loss_now() == pytest.approx(floor, rel=1e-5, abs=1e-7)
+        with torch.no_grad():
+            torch.testing.assert_close(model._outputs(batch)["y"], target.mean(dim=0).expand_as(target))
+        return
     if isinstance(model, ClosedFormTask):
         model.accumulate(batch, target)
         model.solve()
@@ -157,3 +203,80 @@ def test_name_clash_is_reported_with_both_classes():
         @register_model("ridge")
         class Impostor(zoo.BaseTask):
             supported_tasks = ("imu2grf",)
+
+
+def fake_plugins(monkeypatch, tmp_path, plugins: dict[str, str]) -> list:
+    """Install plugin modules (name -> source) on sys.path, announce them as `zoo.models` entry points and
+    give the registry a fresh, unloaded state (restored after the test)."""
+    import sys
+    from importlib.metadata import EntryPoint
+
+    from zoo import registry
+
+    for module, source in plugins.items():
+        (tmp_path / f"{module}.py").write_text(source)
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    eps = [EntryPoint(module, module, registry.ENTRY_POINT_GROUP) for module in plugins]
+    monkeypatch.setattr(registry, "entry_points", lambda group: list(eps) if group == registry.ENTRY_POINT_GROUP
+                        else [])
+    monkeypatch.setattr(registry, "_REGISTRY", {k: v for k, v in registry._REGISTRY.items() if k != "bigru"})
+    monkeypatch.setattr(registry, "_loaded", False)
+    return eps
+
+
+PLUGIN = '''
+from zoo import BaseTask, register_model
+
+
+@register_model("{name}")
+class {cls}(BaseTask):
+    supported_tasks = ("imu2grf",)
+'''
+
+
+def test_a_name_clash_in_a_plugin_is_reported_on_every_load_and_leaves_no_half_registry(monkeypatch, tmp_path):
+    from zoo import registry
+
+    clashing = PLUGIN.format(name="clash_first", cls="First") + PLUGIN.format(name="ridge", cls="Impostor")
+    eps = fake_plugins(monkeypatch, tmp_path, {"clash_plugin": clashing,
+                                                "good_plugin": PLUGIN.format(name="good_one", cls="Good")})
+    for _ in range(2):  # the second call must not see a registry marked loaded after the first failed
+        with pytest.raises(zoo.ZooError, match="'ridge' from clash_plugin.Impostor clashes with 'ridge'"):
+            zoo.list_models()
+        assert "clash_first" not in registry._REGISTRY  # the failed plugin's partial registrations are gone
+        assert registry._loaded is False
+    eps.pop(0)  # uninstall the clashing plugin: the next call loads the rest
+    assert "good_one" in zoo.list_models() and "clash_first" not in zoo.list_models()
+    assert registry.model_entry("ridge").cls.__module__ == "zoo.models.ridge"
+    assert registry._loaded is True
+
+
+def test_a_plugin_that_fails_to_import_is_skipped_with_a_warning(monkeypatch, tmp_path, capsys):
+    broken = PLUGIN.format(name="half_done", cls="Half") + "\nraise RuntimeError('broken on purpose')\n"
+    fake_plugins(monkeypatch, tmp_path, {"broken_plugin": broken,
+                                         "good_plugin": PLUGIN.format(name="good_one", cls="Good")})
+    names = zoo.list_models()
+    assert "good_one" in names and "half_done" not in names
+    assert "plugin 'broken_plugin' (broken_plugin) failed to load: broken on purpose" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("path", "found"), [
+    ("collections.OrderedDict", "class collections.OrderedDict"),
+    ("torch.nn.Linear", "class torch.nn.modules.linear.Linear"),
+    ("math.pi", "float"),
+])
+def test_a_dotted_path_must_name_a_base_task_subclass(path, found):
+    with pytest.raises(zoo.ZooError) as error:
+        get_model_class(path)
+    message = str(error.value)
+    assert message.startswith(f"model '{path}': expected a subclass of zoo.BaseTask, found {found}; ")
+    assert "registered names: " in message and "\n" not in message
+
+
+def test_a_dotted_path_to_a_model_class_works_and_a_missing_class_is_named():
+    from zoo.models.tcn import TemporalCNN
+
+    assert get_model_class("zoo.models.tcn.TemporalCNN") is TemporalCNN
+    with pytest.raises(zoo.ZooError, match="no class Nope in module zoo.models.tcn; registered names: .*tcn"):
+        get_model_class("zoo.models.tcn.Nope")

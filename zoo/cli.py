@@ -1,6 +1,10 @@
 """The `zoo` console command.
 
     zoo fit|validate|test|predict ...   LightningCLI (see `zoo fit --help`)
+        zoo fit --config experiments/tan2024_imu2grf_quick.yaml
+        zoo validate|test --config ... --ckpt_path runs/lightning/.../best-*.ckpt
+        zoo predict --config ... --ckpt_path ... --predictions.output preds.npz
+            (test subjects; writes y_pred [N, *target_shape] in physical units, subject and y_true)
     zoo list [PATTERN]                  registered models, their tasks, presets and sizes
     zoo bench SUITE.yaml [--out DIR]    run a benchmark suite; `zoo bench merge DIR...`
     zoo data generate|validate|import|events ...

@@ -4,13 +4,23 @@
     zoo fit --config experiments/qian2025_imu2pressure_quick.yaml
     zoo test --config experiments/qian2025_imu2pressure_quick.yaml --ckpt_path runs/.../best.ckpt
 
+    zoo validate --config experiments/qian2025_imu2pressure_quick.yaml --ckpt_path runs/.../best.ckpt
+    zoo predict --config experiments/qian2025_imu2pressure_quick.yaml --ckpt_path runs/.../best.ckpt \
+        --predictions.output preds.npz
+
 `--model` takes a registered short name (`zoo list`) or a dotted class path. The model is built from
 the DataModule's `data_spec`, so the same config serves any grid size, IMU subset or keypoint set.
+`zoo predict` runs over the test subjects of the chosen fold and writes an `.npz` (see `PredictionWriter`):
+`y_pred` [N, *target_shape] in physical units, `subject` [N] and, where the data has targets, `y_true`.
 """
 
 from __future__ import annotations
 
-from lightning.pytorch.callbacks import ModelCheckpoint
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from lightning.pytorch.callbacks import BasePredictionWriter, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from datamodules.datamodule import GaitDataModule
@@ -19,6 +29,45 @@ from zoo.registry import get_model_class, load_models
 from zoo.task import BaseTask
 
 TRAINER_DEFAULTS = {"precision": "32-true", "default_root_dir": "runs/lightning"}
+PREDICTION_KEYS = ("y_pred", "subject", "y_true")
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Writes what `zoo predict` predicts to one `.npz` file.
+
+    Args:
+        output: file to write (`.npz` is appended if missing); default `predictions.npz` in the trainer's
+            log directory. Arrays: `y_pred` [N, *target_shape] (physical units: N/cm^2, body weights, metres),
+            `subject` [N] and `y_true` [N, *target_shape] when the data has targets, in data-loader order.
+    """
+
+    def __init__(self, output: str | None = None) -> None:
+        super().__init__(write_interval="batch")
+        self.output = output
+        self.path: Path | None = None  # where the last predict run wrote
+        self._parts: dict[str, list[np.ndarray]] = {}
+
+    def on_predict_epoch_start(self, trainer, pl_module) -> None:
+        self._parts = {}
+
+    def write_on_batch_end(self, trainer, pl_module, prediction: dict[str, Any], batch_indices, batch,
+                           batch_idx: int, dataloader_idx: int) -> None:
+        for key in PREDICTION_KEYS:
+            if key in prediction:
+                self._parts.setdefault(key, []).append(prediction[key].detach().cpu().numpy())
+
+    def on_predict_epoch_end(self, trainer, pl_module) -> None:
+        if not self._parts:
+            return
+        path = Path(self.output) if self.output else Path(trainer.log_dir or trainer.default_root_dir) / "predictions"
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {k: np.concatenate(v) for k, v in self._parts.items()}
+        np.savez(path, **arrays)
+        self.path = path
+        shape = "x".join(str(d) for d in arrays["y_pred"].shape)
+        print(f"zoo predict: wrote y_pred [{shape}] and {', '.join(k for k in arrays if k != 'y_pred')} to {path}")
 
 
 class ZooCLI(LightningCLI):
@@ -28,6 +77,8 @@ class ZooCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({"checkpoint.monitor": "val/loss", "checkpoint.mode": "min",
                              "checkpoint.filename": "best-{epoch}"})
+        # `zoo predict` writes its predictions here (the callback is idle in fit/validate/test).
+        parser.add_lightning_class_args(PredictionWriter, "predictions")
 
     def before_instantiate_classes(self) -> None:
         """Check model against task before jsonargparse instantiates anything: its union-type errors would

@@ -62,20 +62,35 @@ def register_model(name: str | None = None):
 
 
 def load_models() -> None:
-    """Import the built-in models and every plugin of the `zoo.models` entry-point group (once)."""
+    """Import the built-in models and every plugin of the `zoo.models` entry-point group.
+
+    The registry counts as loaded only once every import has finished. A name clash raises and leaves
+    `_loaded` false, with the clashing plugin's partial registrations removed, so every later call retries
+    the load and reports the same clash (instead of quietly serving a half-loaded registry). A plugin that
+    fails to import for any other reason is skipped with a warning.
+    """
     global _loaded
     if _loaded:
         return
-    _loaded = True
     for module in BUILTIN_MODULES:
         importlib.import_module(module)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
+        before = set(_REGISTRY)
         try:
             ep.load()
         except ZooError:
+            _forget_since(before)
             raise
         except Exception as exc:  # a broken plugin must not take the zoo down, but must be visible
+            _forget_since(before)
             print(f"zoo: warning: plugin '{ep.name}' ({ep.value}) failed to load: {exc}", file=sys.stderr)
+    _loaded = True
+
+
+def _forget_since(before: set[str]) -> None:
+    """Drop names registered by a plugin whose import failed part-way (its module is not imported)."""
+    for key in set(_REGISTRY) - before:
+        del _REGISTRY[key]
 
 
 def list_models(pattern: str = "*", task: str | None = None) -> list[str]:
@@ -101,12 +116,21 @@ def get_model_class(name_or_path: str) -> type[BaseTask]:
         return model_entry(name_or_path).cls
     module_name, _, class_name = name_or_path.rpartition(".")
     try:
-        return getattr(importlib.import_module(module_name), class_name)
+        found = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError):
         raise ZooError(
             f"model '{name_or_path}': no class {class_name} in module {module_name}; registered names: "
             f"{', '.join(sorted(_REGISTRY))}"
         ) from None
+    from zoo.task import BaseTask
+
+    if not (isinstance(found, type) and issubclass(found, BaseTask)):
+        what = f"class {found.__module__}.{found.__qualname__}" if isinstance(found, type) else type(found).__name__
+        raise ZooError(
+            f"model '{name_or_path}': expected a subclass of zoo.BaseTask, found {what}; registered names: "
+            f"{', '.join(sorted(_REGISTRY))}"
+        )
+    return found
 
 
 def create_model(name: str, *, data_spec: dict[str, Any] | None = None, preset: str = "small",
@@ -119,8 +143,6 @@ def main_list(argv: list[str]) -> int:
     """`zoo list [PATTERN] [--task TASK]`: name, paper, tasks, presets with parameter counts."""
     import argparse
 
-    from zoo.specs import default_data_spec
-
     parser = argparse.ArgumentParser(prog="zoo list", description="List registered models.")
     parser.add_argument("pattern", nargs="?", default="*", help="shell wildcard, e.g. '*unet*'")
     parser.add_argument("--task", default=None, help="only models serving this task")
@@ -128,12 +150,7 @@ def main_list(argv: list[str]) -> int:
     rows = []
     for name in list_models(args.pattern, args.task):
         entry = _REGISTRY[name]
-        sizes = []
-        for preset in entry.cls.presets:
-            task = entry.tasks[0]
-            spec = default_data_spec(task, **(entry.cls.paper_data if preset == "paper" else {}))
-            model = entry.cls(data_spec=spec, preset=preset)
-            sizes.append(f"{preset} {format_count(model.num_parameters())}")
+        sizes = [f"{preset} {format_count(n)}" for preset, n in preset_parameter_counts(name).items()]
         origin = "" if entry.source.startswith("zoo.") else f"  [plugin: {entry.source}]"
         rows.append((name, entry.cls.paper or "-", ", ".join(entry.tasks), "; ".join(sizes) + origin))
     if not rows:
@@ -145,6 +162,19 @@ def main_list(argv: list[str]) -> int:
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths + [0])))
     return 0
+
+
+def preset_parameter_counts(name: str) -> dict[str, int]:
+    """Trainable parameters of each preset of model `name`, built for its primary (first) task on the zoo's
+    default data spec (the paper preset with the paper's input sizes). `zoo list` prints these."""
+    from zoo.specs import default_data_spec
+
+    entry = model_entry(name)
+    counts = {}
+    for preset in entry.cls.presets:
+        spec = default_data_spec(entry.tasks[0], **(entry.cls.paper_data if preset == "paper" else {}))
+        counts[preset] = entry.cls(data_spec=spec, preset=preset).num_parameters()
+    return counts
 
 
 def format_count(n: int) -> str:
