@@ -59,10 +59,26 @@ class Worker:
     started: float = 0.0
 
 
+# Native thread pools read these once, at import: a worker's numpy/scipy (OpenBLAS) would otherwise start
+# one thread per core next to torch's, and two workers on two cores then run a small matrix product ~10x
+# slower than one thread does.
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _spawn(out_dir: Path, threads: int | None) -> Worker:
     parent, child = CONTEXT.Pipe()
     process = CONTEXT.Process(target=_worker, args=(child, str(out_dir), threads), daemon=True)
-    process.start()
+    saved = {k: os.environ.get(k) for k in THREAD_ENV}
+    if threads:
+        os.environ.update({k: str(threads) for k in THREAD_ENV})
+    try:
+        process.start()  # the spawned interpreter inherits the environment as it is now
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     child.close()
     return Worker(process, parent)
 

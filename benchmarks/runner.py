@@ -46,6 +46,21 @@ def with_dependencies(cells: list[Cell]) -> list[Cell]:
     return [*extra.values(), *cells]
 
 
+def queue_rank(cell: Cell) -> int:
+    """Longest jobs first, so no worker is left alone with a long cell at the end of the suite: pretraining,
+    then trained networks, then closed-form baselines and the noise floor (seconds each). The sort is stable:
+    within a rank the suite's order holds."""
+    from benchmarks.suite import ORACLE
+    from zoo.models.closed_form import ClosedFormTask
+    from zoo.registry import get_model_class
+
+    if cell.task == "pretrain" and cell.key.startswith("pretrain__"):
+        return 0
+    if cell.model.name == ORACLE or issubclass(get_model_class(cell.model.name), ClosedFormTask):
+        return 2
+    return 1
+
+
 def finished(out_dir: Path, cell: Cell, retry_failed: bool) -> bool:
     record = read_json(out_dir / "cells" / cell.key / "metrics.json")
     if not record or record.get("fingerprint") != cell.fingerprint:
@@ -85,10 +100,8 @@ def run_suite(suite: Suite, out_dir: Path, *, shard_spec: str | None = None, job
     durations: list[float] = []
     # Two stages: pretraining cells (first in the queue) together with every cell that needs no checkpoint,
     # then the cells that fine-tune from a pretraining checkpoint. No worker idles while one pretrains.
-    is_pretraining = lambda c: c.task == "pretrain" and c.key.startswith("pretrain__")  # noqa: E731
     independent = [c for c in todo if c.depends_on is None]
-    stages = [[c for c in independent if is_pretraining(c)] + [c for c in independent if not is_pretraining(c)],
-              [c for c in todo if c.depends_on is not None]]
+    stages = [sorted(independent, key=queue_rank), [c for c in todo if c.depends_on is not None]]
     records_iter = (r for stage in stages if stage
                     for r in run_isolated(stage, out_dir, jobs=jobs, threads=threads, timeout_s=suite.cell_timeout_s))
     for i, record in enumerate(records_iter, start=1):

@@ -128,15 +128,17 @@ class PressureSSIM(Metric):
         loaded = loaded_frames(target, self.load_fraction)
         if not loaded.any():
             return
-        # float32: on CPU the five SSIM convolutions run ~8x faster than in float64
-        true_frames = target[loaded].unsqueeze(1).float()
+        # float32: on CPU the five SSIM convolutions run ~8x faster than in float64. Frames go in as the
+        # channels of one image: torchmetrics filters each channel separately (a grouped convolution), which
+        # on CPU runs ~5x faster than a batch of one-channel images and gives the same per-frame maps.
+        true_frames = target[loaded].unsqueeze(0).float()
         peak = true_frames.amax(dim=(-2, -1), keepdim=True)
         _, ssim_map = structural_similarity_index_measure(
-            pred[loaded].unsqueeze(1).float() / peak, true_frames / peak, sigma=self.sigma, data_range=1.0,
+            pred[loaded].unsqueeze(0).float() / peak, true_frames / peak, sigma=self.sigma, data_range=1.0,
             return_full_image=True,
         )
         r, (height, width) = self.radius, target.shape[-2:]
-        scores = ssim_map[..., r:height - r, r:width - r].mean(dim=(-3, -2, -1))
+        scores = ssim_map[0, :, r:height - r, r:width - r].mean(dim=(-2, -1))
         self.ssim_sum += scores.sum()
         self.frames += scores.numel()
 
