@@ -240,3 +240,23 @@ def test_shards_of_a_pretraining_suite_merge_to_the_unsharded_results(ssl_run, s
     assert len([p for p in merged.glob("cells/*") if p.name.startswith("pretrain__")]) == 1
     assert (merged / "results.csv").read_text() == (ssl_run / "results.csv").read_text()
     assert (merged / "leaderboard.csv").read_text() == (ssl_run / "leaderboard.csv").read_text()
+
+
+def test_readme_leaderboard_renders_the_run_and_replaces_only_its_block(full_run, tmp_path):
+    from benchmarks.readme_leaderboard import END, START, render, write_block
+
+    board = {(r["model"], r["metric"]): r for r in read_csv(full_run / "leaderboard.csv")}
+    block = render(full_run, wall_time="1 min")
+    assert block.startswith(START) and block.endswith(END) and "synthetic" in block and "1 min wall time" in block
+    assert "2-fold" in block and "`tiny-suite`" in block
+    rows = {line.split(" | ")[0]: line for line in block.splitlines() if line.startswith(("| `", "| noise floor"))}
+    assert set(rows) == {"| `tcn`", "| `ridge`", "| noise floor (oracle)"}
+    best, other = sorted(("tcn", "ridge"), key=lambda m: -float(board[(m, "r_vertical")]["mean"]))
+    assert rows[f"| `{best}`"].split(" | ")[1].startswith("**")  # r_vertical, the primary metric, comes first
+    assert not rows[f"| `{other}`"].split(" | ")[1].startswith("**")
+    assert "**" not in rows["| noise floor (oracle)"]  # the oracle is never marked best
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{START}\nSTALE BLOCK\n{END}\n\n## after\n")
+    write_block(readme, block)
+    text = readme.read_text()
+    assert text.startswith("# title\n\n") and text.endswith("\n\n## after\n") and "STALE" not in text

@@ -54,8 +54,12 @@ class CNNBiLSTMAttention(BaseTask):
     supported_tasks = ("imu2pressure", "imu2grf")
     paper = "Qian 2025"
     presets = {
+        # small: AdamW with weight decay and dropout 0.3. In a subject-wise split most of the pressure error is
+        # the held-out person's footprint, which leg kinematics barely reveal (benchmarks/pressure_variance.py);
+        # with dropout 0.1 and no decay the network memorised the training people's footprints and scored
+        # worse than the mean predictor on unseen ones (quick suite, 3 folds: RMSE 2.23 vs 2.13 with decay).
         "small": {"conv_channels": 64, "hidden": 32, "layers": 2, "attention_dim": 32, "head_hidden": 64,
-                  "dropout": 0.1, "lr": 2e-3},
+                  "dropout": 0.3, "lr": 2e-3, "optimizer": "adamw", "weight_decay": 0.05},
         "paper": {"conv_channels": 256, "hidden": 128, "layers": 3, "attention_dim": 128, "head_hidden": 256,
                   "dropout": 0.17, "lr": 1.86e-4, "optimizer": "adam", "scheduler": "plateau",
                   "plateau_patience": 5, "plateau_factor": 0.5},

@@ -68,15 +68,23 @@ class Ridge(ClosedFormTask):
             x = torch.cat([x, batch["body_mass"]], dim=1)
         return x
 
+    @property
+    def wide(self) -> bool:
+        """Very wide outputs (pressure-map sequences): X^T Y and the solve run in float32 (the Gram matrix,
+        its eigendecomposition and the penalty choice stay float64), which halves their cost."""
+        return self.xty.dtype == torch.float32
+
     def accumulate(self, batch: dict[str, Tensor], target: Tensor) -> None:
-        x, y = self.features(batch).double(), target.flatten(1).double()
+        x = self.features(batch).double()
         self.xtx += x.T @ x
-        if self.xty.dtype == torch.float64:
+        if self.wide:
+            y = target.flatten(1).float()
+            self.xty += x.float().T.contiguous() @ y
+        else:
+            y = target.flatten(1).double()
             self.xty += x.T @ y
-        else:  # wide outputs (pressure-map sequences): float32 halves the cost; the Gram matrix stays float64
-            self.xty += x.T.float() @ y.float()
         self.x_sum += x.sum(0)
-        self.y_sum += y.sum(0)
+        self.y_sum += y.sum(0, dtype=torch.float64)
         self.n += x.shape[0]
 
     @property
@@ -107,22 +115,27 @@ class Ridge(ClosedFormTask):
         n = self.n
         x_mean, y_mean = self.x_sum / n, self.y_sum / n
         gram = self.xtx - n * torch.outer(x_mean, x_mean)
-        cross = self.xty.double() - n * torch.outer(x_mean, y_mean)
         evals, evecs = torch.linalg.eigh(gram)
         evals = evals.clamp(min=0)
-        projected = evecs.T @ cross  # V^T X^T Y
+        if self.wide:
+            cross = self.xty - n * torch.outer(x_mean, y_mean).float()
+            projected = evecs.T.float() @ cross  # V^T X^T Y
+        else:
+            cross = self.xty - n * torch.outer(x_mean, y_mean)
+            projected = evecs.T @ cross  # V^T X^T Y
         scale = float(evals.mean()) or 1.0
         lambdas = [scale * g for g in LAMBDA_GRID]
         if self._val_batches:
             xv = (torch.cat([self.features(b).double() for b in self._val_batches]) - x_mean) @ evecs
             yv = torch.cat([self.normalise(self.target(b)).flatten(1).double() for b in self._val_batches]) - y_mean
             cols = self._selection_columns(yv.shape[1])
-            proj_sel, yv_sel = projected[:, cols], yv[:, cols]
+            proj_sel, yv_sel = projected[:, cols].double(), yv[:, cols]
             errors = [float(((xv / (evals + lam)) @ proj_sel - yv_sel).pow(2).mean()) for lam in lambdas]
             best = lambdas[min(range(len(lambdas)), key=errors.__getitem__)]
         else:
             best = scale  # no validation subjects: a moderate default
-        weight = evecs @ (projected / (evals + best)[:, None])
+        shrink = (1.0 / (evals + best))[:, None]
+        weight = evecs.to(projected.dtype) @ (projected * shrink.to(projected.dtype))
         self.weight.copy_(weight.float())
         self.x_mean.copy_(x_mean.float())
         self.y_mean.copy_(y_mean.float())

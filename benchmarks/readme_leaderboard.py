@@ -1,0 +1,151 @@
+"""The README's leaderboard block, rendered from a finished suite's `leaderboard.csv`.
+
+    python -m benchmarks.readme_leaderboard runs/quick --wall-time "13 min" [--write README.md]
+
+Numbers come only from the run folder; the papers' real-data figures beside them are quoted from the papers
+(SPEC section 4) with their protocol, because they were measured on other data under other splits and are
+not comparable one to one. With `--write`, the block between the two marker lines of the file is replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import re
+import sys
+from pathlib import Path
+
+START, END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
+
+# Per task: the paper, the metrics shown (primary first) and the paper architecture's reported real-data
+# figures for those metrics, with the protocol they come from.
+TASKS: dict[str, dict] = {
+    "imu2pressure": {
+        "paper": "Qian 2025", "model": "cnn_bilstm_attention",
+        "metrics": ("rmse", "r2", "ssim", "ppe"),
+        "reported": {"rmse": "0.933", "r2": "0.894", "ssim": "0.891", "ppe": "4.02"},
+        "protocol": "25 people, stance-wise random split (subjects on both sides), 10-fold CV",
+    },
+    "imu2grf": {
+        "paper": "Tan 2024", "model": "ssl_transformer",
+        "metrics": ("r_vertical", "rmse_vertical", "rrmse_vertical", "r_ap"),
+        "reported": {"r_vertical": "0.94 / 0.97", "r_ap": "0.94 / 0.98"},
+        "protocol": "SSL-pretrained paper-size model, overground / treadmill walking, 5-fold by subject "
+                    "(from scratch: vGRF r 0.92 / 0.93)",
+    },
+    "landmarks2pressure": {
+        "paper": "Wang (J Biomech)", "model": "cbam_unet",
+        "metrics": ("cop_error_cm", "vgrf_accuracy", "peak_pressure_accuracy", "ssim"),
+        "reported": {"cop_error_cm": "0.8", "vgrf_accuracy": "97.1", "peak_pressure_accuracy": "98.2"},
+        "protocol": "35 people, 16 landmarks, 5-fold CV",
+    },
+    "insole2pose": {
+        "paper": "Han (smart insole)", "model": "insole_pose_cnn",
+        "metrics": ("mpjpe_cm", "mpjpe_cm_legs", "mpjpe_cm_arms"),
+        "reported": {"mpjpe_cm": "7.43"},
+        "protocol": "5 people, 30 x 22 insoles at 14 Hz, 63k / 21k / 21k frames for train / val / test",
+    },
+}
+UNITS = {"rmse": "N/cm²", "ppe": "N/cm²", "rmse_vertical": "BW", "rrmse_vertical": "%", "cop_error_cm": "cm",
+         "vgrf_accuracy": "%", "peak_pressure_accuracy": "%", "mpjpe_cm": "cm", "mpjpe_cm_legs": "cm",
+         "mpjpe_cm_arms": "cm"}
+
+
+def read_board(path: Path) -> dict[tuple[str, str, str], dict[str, str]]:
+    with open(path, newline="") as fh:
+        return {(r["task"], r["model"], r["metric"]): r for r in csv.DictReader(fh)}
+
+
+def mean_sd(mean: float, sd: float) -> str:
+    """`mean ± sd` with the sd to two significant figures and the mean to the same decimals."""
+    decimals = 0 if sd <= 0 or not math.isfinite(sd) else min(4, max(0, 1 - math.floor(math.log10(sd))))
+    decimals = decimals if sd > 0 else 4
+    return f"{mean:.{decimals}f} ± {sd:.{decimals}f}"
+
+
+def render(run_dir: Path, wall_time: str | None = None, command: str = "make bench") -> str:
+    import yaml
+
+    board = read_board(run_dir / "leaderboard.csv")
+    suite = yaml.safe_load((run_dir / "suite.yaml").read_text()) if (run_dir / "suite.yaml").exists() else {}
+    folds, seeds = suite.get("folds", "?"), suite.get("seeds", [0])
+    lines = [START, "## Leaderboard (synthetic data)", ""]
+    timing = f", {wall_time} wall time on this 2-core CPU, set-up included" if wall_time else ""
+    lines += [
+        f"Made by `{command}` (suite `{suite.get('name', run_dir.name)}`{timing}); rendered with "
+        f"`python -m benchmarks.readme_leaderboard {run_dir}`. **These numbers are measured on the zoo's synthetic "
+        f"gait data**, subject-wise {folds}-fold cross-validation with seeds {seeds}, small presets trained for minutes: "
+        "they rank architectures on the simulator, they are not real-data results. The last column quotes what "
+        "each paper reports for its own architecture on its real data and protocol, for orientation only. "
+        "`mean ± sd` over folds and seeds; **bold** = best non-oracle model per metric; the noise floor is the error of the "
+        "clean target against the noisy one (what a perfect model would score).",
+        "",
+    ]
+    for task, info in TASKS.items():
+        models = sorted({m for (t, m, _) in board if t == task})
+        if not models:
+            continue
+        metrics = info["metrics"]
+        primary = next((k[2] for k, r in board.items() if k[0] == task and r["is_primary"] == "True"), metrics[0])
+        higher = {m: board.get((task, models[0], m), {}).get("higher_is_better") == "True" for m in metrics}
+        contenders = [m for m in models if m != "noise-floor"]
+        best = {}
+        for metric in metrics:
+            values = {m: float(board[(task, m, metric)]["mean"]) for m in contenders if (task, m, metric) in board}
+            if values:
+                best[metric] = (max if higher[metric] else min)(values, key=values.get)
+        order = sorted(contenders, key=lambda m: float(board[(task, m, primary)]["mean"]), reverse=higher[primary])
+        header = [f"{m} ({UNITS[m]})" if m in UNITS else m for m in metrics]
+        arrows = ["↑" if higher[m] else "↓" for m in metrics]
+        lines += [f"**{task}** ({info['paper']}), primary metric `{primary}`", ""]
+        lines.append("| model | " + " | ".join(f"{h} {a}" for h, a in zip(header, arrows)) + " | paper, real data |")
+        lines.append("|---" * (len(metrics) + 2) + "|")
+        for model in [*order, "noise-floor"]:
+            cells = []
+            for metric in metrics:
+                row = board.get((task, model, metric))
+                if row is None:
+                    cells.append("")
+                    continue
+                text = mean_sd(float(row["mean"]), float(row["sd"]))
+                cells.append(f"**{text}**" if best.get(metric) == model else text)
+            reported = ""
+            if model == info["model"]:
+                reported = "; ".join(f"{m} {info['reported'][m]}" for m in metrics if m in info["reported"])
+                reported += f" ({info['protocol']})"
+            name = "noise floor (oracle)" if model == "noise-floor" else f"`{model}`"
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {reported} |")
+        lines.append("")
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def write_block(path: Path, block: str) -> None:
+    text = path.read_text()
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{path}: expected the marker lines {START} ... {END}; found none")
+    path.write_text(pattern.sub(lambda _: block, text, count=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.readme_leaderboard", description=__doc__.split("\n")[0])
+    parser.add_argument("run_dir", type=Path, help="a finished suite's output folder (holds leaderboard.csv)")
+    parser.add_argument("--wall-time", help="measured wall time of the command that made it, e.g. '13 min'")
+    parser.add_argument("--command", default="make bench")
+    parser.add_argument("--write", type=Path, help="replace the marked block of this file (README.md)")
+    args = parser.parse_args(argv)
+    if not (args.run_dir / "leaderboard.csv").exists():
+        print(f"{args.run_dir}: expected leaderboard.csv from a finished suite; found none", file=sys.stderr)
+        return 2
+    block = render(args.run_dir, args.wall_time, args.command)
+    if args.write:
+        write_block(args.write, block)
+    else:
+        print(block)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
