@@ -12,7 +12,6 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	@# torch is pinned in the same resolution as the project, so pip never swaps in a CUDA build;
 	@# a torch already in the venv (e.g. your CUDA build) is kept.
 	@if $(PY) -c "import torch" 2>/dev/null; then \

@@ -116,14 +116,18 @@ class Ridge(ClosedFormTask):
         x_mean, y_mean = self.x_sum / n, self.y_sum / n
         gram = self.xtx - n * torch.outer(x_mean, x_mean)
         evals, evecs = torch.linalg.eigh(gram)
-        evals = evals.clamp(min=0)
+        scale = float(evals.clamp(min=0).mean()) or 1.0  # the penalty grid is relative to trace / features
+        # The solution lies in the span of the training inputs: directions with no variance (all of them
+        # beyond the sample count when features outnumber samples) add nothing, so drop them before the
+        # two large products (3.4x less work for 530 stances x 1819 features); the result is unchanged.
+        keep = evals > evals.max().clamp(min=0) * 1e-12
+        evals, evecs = evals[keep], evecs[:, keep]
         if self.wide:
             cross = self.xty - n * torch.outer(x_mean, y_mean).float()
             projected = evecs.T.float() @ cross  # V^T X^T Y
         else:
             cross = self.xty - n * torch.outer(x_mean, y_mean)
             projected = evecs.T @ cross  # V^T X^T Y
-        scale = float(evals.mean()) or 1.0
         lambdas = [scale * g for g in LAMBDA_GRID]
         if self._val_batches:
             xv = (torch.cat([self.features(b).double() for b in self._val_batches]) - x_mean) @ evecs
