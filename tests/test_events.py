@@ -206,12 +206,10 @@ def simulated_walk(tmp_path_factory):
                             activities=["walk"], duration_s=10.0)
 
 
-# Median |detected - true| bound (ms) per (preset, event). Issue 6 asks for < 20 ms. Shank toe-off is
-# held at < 30 ms: on normative gait kinematics (OpenSim `normal.mot`) Qian's rule lands on toe-off
-# (62.1 % of the cycle), but the simulator's stance knee is 12-17 deg too flexed, which puts the shank's
-# pre-swing peak at ~52 % instead of ~57 % of the cycle and the rule 20 ms early (50 ms at 0.8 m/s; see
-# docs/real_recordings.md). The foot, calibrated on the real gaitmap foot gyroscope, is within 10 ms.
-SIMULATOR_BOUNDS_MS = {("shank", "heel_strike"): 20.0, ("shank", "toe_off"): 30.0,
+# Median |detected - true| bound (ms) per (preset, event): issue 6 asks for < 20 ms on the simulator. At
+# 100 Hz errors come in 10 ms steps, so this holds each median at one sample (measured: shank toe-off
+# -10 ms, the rest 0-10 ms; `python -m benchmarks.gait_events_accuracy`).
+SIMULATOR_BOUNDS_MS = {("shank", "heel_strike"): 20.0, ("shank", "toe_off"): 20.0,
                        ("foot", "heel_strike"): 20.0, ("foot", "toe_off"): 20.0}
 
 

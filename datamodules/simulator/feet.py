@@ -28,6 +28,8 @@ OFF_RATE_RATIO = 2.4
 # Time constant of the toes-down -> toes-up reversal after toe-off: the foot gyroscope then crosses zero
 # about 18 ms after toe-off, as on the real recording (17-21 ms).
 RELEASE_S = 0.02
+# Shape of the swing lift (_swing_lift): 3 puts its peak at mid-swing, 6 a third into the swing.
+LIFT_DECAY_POWER = 6.0
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,16 @@ def _ankle_state(stance: Stance, at: float) -> tuple:
     return pos[0] + offset[0], vel[0] + d_offset[0], acc[0] + dd_offset[0], th[0], dth[0], ddth[0]
 
 
+def _swing_lift(tau: np.ndarray, decay: float = LIFT_DECAY_POWER) -> np.ndarray:
+    """Lift over the swing, `tau^3 (1 - tau)^decay` scaled to a peak of 1 at `tau = 3 / (3 + decay)`.
+
+    Value, velocity and acceleration vanish at both ends, so the foot's acceleration stays continuous.
+    The peak sits early in the swing, as the real knee's peak flexion (~70-73 % of the gait cycle, a
+    quarter to a third into the swing) lifts the foot while it is still behind the body."""
+    peak = 3.0 / (3.0 + decay)
+    return tau**3 * (1 - tau) ** decay / (peak**3 * (1 - peak) ** decay)
+
+
 def foot_trajectory(t: np.ndarray, stances: list[Stance]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Heel position `[T, 3]`, pitch `[T]` and heading `[T]` over `t`, which must lie within the
     first stance's start and the last stance's end."""
@@ -180,7 +192,7 @@ def foot_trajectory(t: np.ndarray, stances: list[Stance]) -> tuple[np.ndarray, n
         (p0, v0, a0, th0, dth0, ddth0), (p1, v1, _, th1, dth1, ddth1) = ankle0, ankle1
         # The foot arrives still decelerating (an impact, not a hover): the acceleration jumps at contact.
         a1 = -LANDING_DECELERATION * (p1 - p0) / dur**2
-        lift = stance.rollover.clearance_m * 64 * tau**3 * (1 - tau) ** 3
+        lift = stance.rollover.clearance_m * _swing_lift(tau)
         ankle = _hermite5(tau, dur, (p0, v0, a0), (p1, v1, a1)) + lift[:, None] * UP
         # The swing curve leaves toe-off turning toes-up at the swing's mean rate (as real feet do, SPEC 3.3
         # gaitmap: -4 rad/s 50 ms after toe-off for a mean of -4.1); the toes-down roll of push-off carries

@@ -36,7 +36,7 @@ from datamodules.simulator.presets import PRESETS, SimulatorConfig
 from datamodules.simulator.pressure import pressure_maps
 
 DATASET_NAME = "gait-zoo-synthetic"
-SIMULATOR_VERSION = "1.1"  # 1.1: push-off peaks at toe-off, swing follows the ankle
+SIMULATOR_VERSION = "1.2"  # 1.1: push-off peaks at toe-off, swing follows the ankle; 1.2: swing lift peaks early
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 # Purposes of the random streams of one trial.
 MOTION, MOUNTING, NOISE = 0, 1, 2
