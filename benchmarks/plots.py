@@ -202,12 +202,13 @@ def efficiency_plot(records: list[dict[str, Any]], plots: Path) -> list[Path]:
             line, = ax.plot(c.fractions * 100, c.mean, "o-", label=c.model)
             ax.fill_between(c.fractions * 100, c.mean - c.sd, c.mean + c.sd, color=line.get_color(), alpha=0.2)
             match = summary.get((task, c.model))
-            if match:  # the bar a pretrained curve has to reach: its scratch twin with every label
-                ax.axhline(match["scratch_at_100"], color="grey", ls=":", lw=1)
-            if match and match["matching_fraction"] is None:
+            if not match:
+                continue
+            ax.axhline(match["scratch_at_100"], color="grey", ls=":", lw=1)  # the bar: scratch, every label
+            if match["matching_fraction"] is None:
                 ax.annotate("scratch@100%: not reached by pretrained at any measured fraction", (0.02, 0.02),
                             xycoords="axes fraction", fontsize=8, color="grey")
-            if match and match["matching_fraction"] is not None:
+            else:
                 ax.axvline(100 * match["matching_fraction"], color=line.get_color(), ls=":", lw=1)
                 ax.annotate(f"matches scratch@100% at {100 * match['matching_fraction']:.2g} %",
                             (100 * match["matching_fraction"], match["scratch_at_100"]), fontsize=8,

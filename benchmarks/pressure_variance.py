@@ -47,14 +47,19 @@ def fold_figures(path: str, fold: int, folds: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from datamodules.errors import DataError
     from datamodules.sources import resolve_source
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pressure_variance", description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="sim:quick", help="a recording file or sim:PRESET[:SEED]")
     parser.add_argument("--folds", type=int, default=3)
     args = parser.parse_args(argv)
-    path = str(resolve_source(args.data))
-    rows = [fold_figures(path, f, args.folds) for f in range(args.folds)]
+    try:
+        path = str(resolve_source(args.data))
+        rows = [fold_figures(path, f, args.folds) for f in range(args.folds)]
+    except DataError as exc:  # a missing or broken file, an unknown preset, a file without pressure
+        print(f"pressure_variance: error: {exc}", file=sys.stderr)
+        return 2
     names = ("train mean", "mass-scaled mean", "own subject mean")
     print(f"imu2pressure on {args.data}: RMSE (N/cm^2) of reference predictors on held-out subjects, "
           f"{args.folds} subject-wise folds")

@@ -16,45 +16,55 @@ import re
 import sys
 from pathlib import Path
 
+from benchmarks.results import LEADERBOARD_COLUMNS
+from benchmarks.suite import ORACLE
+from datamodules.tasks import TASKS as TASK_CLASSES
+
 START, END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 
-# Per task: the paper, the metrics shown (primary first) and the paper architecture's reported real-data
-# figures for those metrics, with the protocol they come from.
+# Per task: the metrics shown (primary first) and the paper architecture's reported real-data figures for
+# those metrics, with the protocol they come from. The paper's name comes from the task class, units from the
+# leaderboard's `unit` column.
 TASKS: dict[str, dict] = {
     "imu2pressure": {
-        "paper": "Qian 2025", "model": "cnn_bilstm_attention",
+        "model": "cnn_bilstm_attention",
         "metrics": ("rmse", "r2", "ssim", "ppe"),
         "reported": {"rmse": "0.933", "r2": "0.894", "ssim": "0.891", "ppe": "4.02"},
         "protocol": "25 people, stance-wise random split (subjects on both sides), 10-fold CV",
     },
     "imu2grf": {
-        "paper": "Tan 2024", "model": "ssl_transformer",
+        "model": "ssl_transformer",
         "metrics": ("r_vertical", "rmse_vertical", "rrmse_vertical", "r_ap"),
         "reported": {"r_vertical": "0.94 / 0.97", "r_ap": "0.94 / 0.98"},
         "protocol": "SSL-pretrained paper-size model, overground / treadmill walking, 5-fold by subject "
                     "(from scratch: vGRF r 0.92 / 0.93)",
     },
     "landmarks2pressure": {
-        "paper": "Wang (J Biomech)", "model": "cbam_unet",
+        "model": "cbam_unet",
         "metrics": ("cop_error_cm", "vgrf_accuracy", "peak_pressure_accuracy", "ssim"),
         "reported": {"cop_error_cm": "0.8", "vgrf_accuracy": "97.1", "peak_pressure_accuracy": "98.2"},
         "protocol": "35 people, 16 landmarks, 5-fold CV",
     },
     "insole2pose": {
-        "paper": "Han (smart insole)", "model": "insole_pose_cnn",
+        "model": "insole_pose_cnn",
         "metrics": ("mpjpe_cm", "mpjpe_cm_legs", "mpjpe_cm_arms"),
         "reported": {"mpjpe_cm": "7.43"},
         "protocol": "5 people, 30 x 22 insoles at 14 Hz, 63k / 21k / 21k frames for train / val / test",
     },
 }
-UNITS = {"rmse": "N/cm²", "ppe": "N/cm²", "rmse_vertical": "BW", "rrmse_vertical": "%", "cop_error_cm": "cm",
-         "vgrf_accuracy": "%", "peak_pressure_accuracy": "%", "mpjpe_cm": "cm", "mpjpe_cm_legs": "cm",
-         "mpjpe_cm_arms": "cm"}
 
 
 def read_board(path: Path) -> dict[tuple[str, str, str], dict[str, str]]:
+    """Rows of `leaderboard.csv` by (task, model, metric), at full labels (a label-efficiency suite's smaller
+    fractions are not leaderboard rows)."""
     with open(path, newline="") as fh:
-        return {(r["task"], r["model"], r["metric"]): r for r in csv.DictReader(fh)}
+        reader = csv.DictReader(fh)
+        missing = [c for c in LEADERBOARD_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise SystemExit(f"{path}: expected the columns {', '.join(LEADERBOARD_COLUMNS)}; "
+                             f"found {', '.join(reader.fieldnames or []) or 'no header'}")
+        return {(r["task"], r["model"], r["metric"]): r for r in reader
+                if r["label_fraction"] in ("", "1", "1.0")}
 
 
 def mean_sd(mean: float, sd: float) -> str:
@@ -89,19 +99,20 @@ def render(run_dir: Path, wall_time: str | None = None, command: str = "make ben
         metrics = info["metrics"]
         primary = next((k[2] for k, r in board.items() if k[0] == task and r["is_primary"] == "True"), metrics[0])
         higher = {m: board.get((task, models[0], m), {}).get("higher_is_better") == "True" for m in metrics}
-        contenders = [m for m in models if m != "noise-floor"]
+        contenders = [m for m in models if m != ORACLE]
         best = {}
         for metric in metrics:
             values = {m: float(board[(task, m, metric)]["mean"]) for m in contenders if (task, m, metric) in board}
             if values:
                 best[metric] = (max if higher[metric] else min)(values, key=values.get)
         order = sorted(contenders, key=lambda m: float(board[(task, m, primary)]["mean"]), reverse=higher[primary])
-        header = [f"{m} ({UNITS[m]})" if m in UNITS else m for m in metrics]
+        units = {m: board.get((task, models[0], m), {}).get("unit", "").replace("^2", "²") for m in metrics}
+        header = [f"{m} ({units[m]})" if units[m] else m for m in metrics]
         arrows = ["↑" if higher[m] else "↓" for m in metrics]
-        lines += [f"**{task}** ({info['paper']}), primary metric `{primary}`", ""]
+        lines += [f"**{task}** ({TASK_CLASSES[task].paper}), primary metric `{primary}`", ""]
         lines.append("| model | " + " | ".join(f"{h} {a}" for h, a in zip(header, arrows)) + " | paper, real data |")
         lines.append("|---" * (len(metrics) + 2) + "|")
-        for model in [*order, "noise-floor"]:
+        for model in [*order, ORACLE]:
             cells = []
             for metric in metrics:
                 row = board.get((task, model, metric))
@@ -114,7 +125,7 @@ def render(run_dir: Path, wall_time: str | None = None, command: str = "make ben
             if model == info["model"]:
                 reported = "; ".join(f"{m} {info['reported'][m]}" for m in metrics if m in info["reported"])
                 reported += f" ({info['protocol']})"
-            name = "noise floor (oracle)" if model == "noise-floor" else f"`{model}`"
+            name = "noise floor (oracle)" if model == ORACLE else f"`{model}`"
             lines.append(f"| {name} | " + " | ".join(cells) + f" | {reported} |")
         lines.append("")
     lines.append(END)

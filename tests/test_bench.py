@@ -260,3 +260,12 @@ def test_readme_leaderboard_renders_the_run_and_replaces_only_its_block(full_run
     write_block(readme, block)
     text = readme.read_text()
     assert text.startswith("# title\n\n") and text.endswith("\n\n## after\n") and "STALE" not in text
+
+
+def test_readme_leaderboard_names_the_missing_columns(tmp_path):
+    from benchmarks.readme_leaderboard import read_board
+
+    bad = tmp_path / "leaderboard.csv"
+    bad.write_text("task,model\nimu2grf,ridge\n")
+    with pytest.raises(SystemExit, match=r"leaderboard.csv: expected the columns task, model, metric.*found task, model"):
+        read_board(bad)
