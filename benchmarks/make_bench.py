@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.runner import print_leaderboard, run_suite
-from benchmarks.suite import load_suite
+from zoo.bench.runner import print_leaderboard, run_suite
+from zoo.bench.suite import load_suite
 
 SUITE = Path(__file__).resolve().parents[1] / "experiments" / "suites" / "quick.yaml"
 

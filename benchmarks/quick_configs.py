@@ -72,9 +72,9 @@ def last_lines(path: Path, n: int = 3) -> str:
 
 
 def run_config(config: Path, workdir: Path, max_epochs: int | None) -> Result:
-    from zoo.metrics import PRIMARY_METRIC
+    from datamodules.tasks import get_task
 
-    result = Result(config.stem, metric=f"test/{PRIMARY_METRIC[config_task(config)][0]}")
+    result = Result(config.stem, metric=f"test/{get_task(config_task(config)).primary_metric}")
     here = workdir / config.stem
     here.mkdir(parents=True)
     common = ["--config", str(config), f"--data.path={DATA}", "--trainer.enable_progress_bar=false"]

@@ -16,9 +16,9 @@ import re
 import sys
 from pathlib import Path
 
-from benchmarks.results import LEADERBOARD_COLUMNS
-from benchmarks.suite import ORACLE
 from datamodules.tasks import TASKS as TASK_CLASSES
+from zoo.bench.results import LEADERBOARD_COLUMNS
+from zoo.bench.suite import ORACLE
 
 START, END = "<!-- leaderboard:start -->", "<!-- leaderboard:end -->"
 

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TASKS = ("imu2pressure", "imu2grf", "landmarks2pressure", "insole2pose", "pretrain")
+from datamodules.tasks import list_tasks
 
 
 def windows_per_second(path: Path, task: str, workers: int, seconds: float, cache: bool) -> tuple[float, int]:
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         gen = time.perf_counter() - start
         print(f"simulator preset '{args.preset}': generated in {gen:.1f} s, file {path.stat().st_size / 1e6:.1f} MB")
         print(f"{'task':<20}{'train windows':>14}{'cached, 0 workers':>20}{'lazy, 0 workers':>18}{'lazy, 2 workers':>18}")
-        for task in TASKS:
+        for task in list_tasks():
             cached, n = windows_per_second(path, task, 0, args.seconds, cache=True)
             lazy0, _ = windows_per_second(path, task, 0, args.seconds, cache=False)
             lazy2, _ = windows_per_second(path, task, 2, args.seconds, cache=False)

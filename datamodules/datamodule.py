@@ -15,7 +15,7 @@ from datamodules.recording import Recording
 from datamodules.sources import resolve_source
 from datamodules.splits import SPLITS, Split, random_stance, subject_kfold, subsample
 from datamodules.store import ArrayStore, resolve_cache
-from datamodules.tasks import SAMPLE_DTYPE, TASKS, Task, TaskContext
+from datamodules.tasks import SAMPLE_DTYPE, DataSpec, Task, TaskContext, get_task
 
 TARGETS = ("measured", "clean")
 
@@ -65,7 +65,7 @@ class GaitDataModule(pl.LightningDataModule):
 
     Args:
         path: recording file (HDF5, see docs/recording_format.md), or `sim:PRESET[:SEED]` for the simulator.
-        task: one of imu2pressure, imu2grf, landmarks2pressure, insole2pose, pretrain.
+        task: a registered task (`datamodules.tasks.list_tasks()`), e.g. imu2grf.
         fold, n_folds: which of the K subject-wise folds is the test set.
         split: `subject_kfold` (default) or `random_stance` (Qian 2025's stance-wise split; leaks subjects).
         val_subjects: validation subjects carved from the training subjects (fraction < 1, or a count).
@@ -124,8 +124,7 @@ class GaitDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if task not in TASKS:
-            raise DataError(f"task: expected one of {sorted(TASKS)}, found '{task}'")
+        task_class = get_task(task)  # an unknown name fails here, listing the tasks
         if split not in SPLITS:
             raise DataError(f"split: expected one of {list(SPLITS)}, found '{split}'")
         if target not in TARGETS:
@@ -139,7 +138,7 @@ class GaitDataModule(pl.LightningDataModule):
         activity_names = sorted({t.activity for t in trials})
         options = dict(self.hparams)
         options["activity_names"] = activity_names
-        self.task: Task = TASKS[task](TaskContext(self.store, subjects, trials, options))
+        self.task: Task = task_class(TaskContext(self.store, subjects, trials, options))
         self._usable = self.task.usable_trials()  # fails here, naming task and modality, if the file lacks it
         if (target == "clean" or include_clean) and not all(trials[i].has_clean for i in self._usable):
             raise DataError(f"{self.path}: target='clean' needs the clean/ group in every trial; some lack it")
@@ -147,7 +146,7 @@ class GaitDataModule(pl.LightningDataModule):
         self.subject_ids = [s.subject_id for s in subjects]
         first = trials[self._usable[0]]
         cell = first.pressure_cell_size_m
-        self.data_spec: dict[str, Any] = {
+        self.spec = DataSpec.from_dict({
             "task": task,
             "dataset": recording.dataset_name,
             "synthetic": recording.synthetic,
@@ -157,12 +156,17 @@ class GaitDataModule(pl.LightningDataModule):
             "activities": activity_names,
             "has_body_mass": False,
             **self.task.spec(),
-        }
+        })
         recording.close()
         self.stats: dict[str, np.ndarray] = {}
         self.split: Split | None = None
         self.samples = np.zeros(0, SAMPLE_DTYPE)
         self._datasets: dict[str, WindowDataset] = {}
+
+    @property
+    def data_spec(self) -> dict[str, Any]:
+        """The spec as a plain dict (what LightningCLI links into `model.init_args.data_spec`)."""
+        return self.spec.to_dict()
 
     # -- Lightning hooks ---------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:

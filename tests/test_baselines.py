@@ -18,8 +18,7 @@ def batch(x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
 def test_mean_predictor_returns_the_mean_of_every_training_target():
     model = zoo.create_model("mean", data_spec=SPEC)
     y1, y2 = torch.arange(16.0).reshape(1, 2, 8), torch.ones(3, 2, 8)
-    for y in (y1, y2):
-        model.accumulate(batch(torch.zeros(len(y), 4, 8), y), y)
+    model.fit_closed_form([batch(torch.zeros(len(y), 4, 8), y) for y in (y1, y2)])
     expected = (y1.sum(0) + y2.sum(0)) / 4  # four samples in all
     pred = model(batch(torch.randn(5, 4, 8), torch.zeros(5, 2, 8)))
     assert pred.shape == (5, 2, 8)
@@ -32,10 +31,8 @@ def test_ridge_recovers_a_linear_map_and_chooses_the_smallest_penalty_on_clean_d
     x_train, x_val = torch.randn(400, 4, 8), torch.randn(50, 4, 8)
     make_y = lambda x: (x.flatten(1) @ weight + bias).reshape(-1, 2, 8)  # noqa: E731
     model = zoo.create_model("ridge", data_spec=SPEC)
-    for chunk in x_train.split(100):
-        model.accumulate(batch(chunk, make_y(chunk)), make_y(chunk))
-    model._val_batches = [batch(x_val, make_y(x_val))]
-    model.solve()
+    model.fit_closed_form([batch(chunk, make_y(chunk)) for chunk in x_train.split(100)],
+                          [batch(x_val, make_y(x_val))])
     x_test = torch.randn(20, 4, 8)
     pred = model(batch(x_test, torch.zeros(20, 2, 8)))
     rel_error = (pred - make_y(x_test)).norm() / make_y(x_test).norm()
@@ -43,3 +40,21 @@ def test_ridge_recovers_a_linear_map_and_chooses_the_smallest_penalty_on_clean_d
     scale = float(torch.linalg.eigvalsh(model.xtx - model.n * torch.outer(model.x_sum / model.n,
                                                                          model.x_sum / model.n)).mean())
     assert float(model.penalty) == torch.tensor(scale * 1e-3).item()  # the grid's smallest: no noise to damp
+
+
+def test_ridge_without_validation_data_says_which_penalty_it_used():
+    model = zoo.create_model("ridge", data_spec=SPEC)
+    x = torch.randn(40, 4, 8)
+    import pytest
+
+    with pytest.warns(UserWarning, match="no validation data to choose the penalty"):
+        model.fit_closed_form([batch(x, torch.randn(40, 2, 8))])
+    assert model.fitted
+
+
+def test_closed_form_networks_hold_the_fit_and_run_without_lightning():
+    model = zoo.create_model("mean", data_spec=SPEC)
+    model.fit_closed_form([batch(torch.zeros(2, 4, 8), torch.full((2, 2, 8), 3.0))])
+    net = model.net
+    assert not hasattr(net, "trainer")
+    torch.testing.assert_close(net(torch.randn(5, 4, 8)), torch.full((5, 2, 8), 3.0))

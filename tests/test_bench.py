@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmarks.results import LEADERBOARD_COLUMNS, RESULT_COLUMNS
-from benchmarks.runner import main as bench_main
-from benchmarks.suite import SuiteError, load_suite
+from zoo.bench.results import LEADERBOARD_COLUMNS, RESULT_COLUMNS
+from zoo.bench.runner import main as bench_main
+from zoo.bench.suite import SuiteError, load_suite
 
 from fake_recordings import make_fake_recording
 

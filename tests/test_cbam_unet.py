@@ -148,10 +148,10 @@ def test_cbam_unet_and_unet_differ_only_by_the_fusion_and_attention_path():
         items = module.state_dict().items()
         return {k: tuple(v.shape) for k, v in items if not (skip and k.startswith(skip))}
 
-    assert shapes(cbam.decoder, skip="refine.") == shapes(plain.decoder)
+    assert shapes(cbam.net.decoder, skip="refine.") == shapes(plain.net.decoder)
     first = "stages.0.0.weight"
-    for branch in (cbam.encoder.geometry, cbam.encoder.landmarks):
-        theirs, ours = shapes(branch), shapes(plain.encoder)
+    for branch in (cbam.net.encoder.geometry, cbam.net.encoder.landmarks):
+        theirs, ours = shapes(branch), shapes(plain.net.encoder)
         assert theirs[first] == (16, 1, 3, 3) and ours[first] == (16, 2, 3, 3)
         del theirs[first], ours[first]
         assert theirs == ours
@@ -174,11 +174,11 @@ def test_paper_preset_maps_64x64_inputs_through_a_1x1_bottleneck(paper_models):
     x = torch.randn(2, 2, 64, 64)
     for model in paper_models.values():
         with torch.no_grad():
-            features = model.encoder(x)
+            features = model.net.encoder(x)
             y = model({"x": x})
         assert [tuple(f.shape[1:]) for f in features] == [
             (64, 32, 32), (128, 16, 16), (256, 8, 8), (512, 4, 4), (512, 2, 2), (512, 1, 1)]
-        assert y.shape == (2, 64, 64) and (y.abs() < model.cfg.output_range).all()
+        assert y.shape == (2, 64, 64) and (y.abs() < model.net.output_range).all()
 
 
 def test_paper_preset_trains_as_the_authors_code(paper_models):

@@ -143,7 +143,7 @@ def test_print_config_works():
     (["--model", "tcn", "--model.in_channels=18", "--data.task=imu2grf"], "in_channels=18 but the data provides 48"),
     (["--model", "tcn", "--data.task=imu2moon"], "task: expected one of"),
     (["--model", "collections.OrderedDict", "--data.task=imu2grf"],
-     "model 'collections.OrderedDict': expected a subclass of zoo.BaseTask, found class collections.OrderedDict"),
+     "model 'collections.OrderedDict': expected a subclass of zoo.ZooModel, found class collections.OrderedDict"),
 ])
 def test_bad_input_gets_a_one_line_error_naming_the_choices(tiny, args, message):
     result = zoo("fit", *args, f"--data.path={tiny}", *FAST, check=False)

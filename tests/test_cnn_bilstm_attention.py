@@ -61,13 +61,13 @@ def test_model_attention_weights_sum_to_one_over_time_and_respond_to_the_input()
 
 def test_convolution_is_followed_by_relu_then_batchnorm():
     model = make("imu2pressure").train()
-    assert [type(m) for m in model.conv] == [nn.Conv1d, nn.ReLU, nn.BatchNorm1d]
-    conv = model.conv[0]
+    assert [type(m) for m in model.net.conv] == [nn.Conv1d, nn.ReLU, nn.BatchNorm1d]
+    conv = model.net.conv[0]
     assert (conv.in_channels, conv.out_channels, conv.kernel_size, conv.padding) == (18, 64, (3,), (1,))
     x = random_batch(model, n=8)["x"]
     with torch.no_grad():
-        activated = model.conv[:2](x)
-        out = model.conv(x)
+        activated = model.net.conv[:2](x)
+        out = model.net.conv(x)
     assert (activated >= 0).all()
     # BatchNorm last (training mode, fresh affine): every channel is zero-mean over batch and time, and
     # the output has negative values, which an activation after the normalisation would have removed.
@@ -92,14 +92,14 @@ def test_body_mass_is_fused_for_imu2pressure():
     heavier = {**batch, "body_mass": batch["body_mass"] + 1.0}
     with torch.no_grad():
         assert (model(batch) - model(heavier)).abs().max() > 1e-4
-    assert model.head.mass is not None
+    assert model.net.head.mass is not None
     with pytest.raises(ValueError, match="body_mass"):
         model({"x": batch["x"]})
 
 
 def test_imu2grf_has_no_mass_embedding_and_ignores_body_mass():
     model = make("imu2grf")
-    assert model.head.mass is None
+    assert model.net.head.mass is None
     batch = random_batch(model)
     with torch.no_grad():
         assert torch.equal(model(batch), model({**batch, "body_mass": torch.randn(2, 1)}))
@@ -140,8 +140,8 @@ def test_paper_preset_parameter_count_matches_the_hand_computation():
 
 def test_paper_preset_trains_with_the_papers_settings():
     model = make("imu2pressure", preset="paper")
-    assert model.lstm.num_layers == 3 and model.lstm.bidirectional and model.lstm.hidden_size == 128
-    assert model.lstm.dropout == pytest.approx(0.17)
+    assert model.net.lstm.num_layers == 3 and model.net.lstm.bidirectional and model.net.lstm.hidden_size == 128
+    assert model.net.lstm.dropout == pytest.approx(0.17)
     config = model.configure_optimizers()
     optimizer, scheduler = config["optimizer"], config["lr_scheduler"]
     assert isinstance(optimizer, torch.optim.Adam)

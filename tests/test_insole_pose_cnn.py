@@ -36,7 +36,7 @@ def small_model(**kw) -> InsolePoseCNN:
 def test_decoder_plan_reproduces_the_papers_kernels():
     assert plan_decoder((7, 10, 9), (20, 20, 18)) == [((3, 5, 5), 2), ((3, 4, 3), 1), ((3, 3, 5), 2)]
     model = InsolePoseCNN(data_spec=spec((30, 22), 40), preset="paper")
-    convs = [block[0] for block in model.decoder]
+    convs = [block[0] for block in model.net.decoder]
     assert [c.kernel_size for c in convs] == [(3, 5, 5), (3, 4, 3), (2, 2, 2), (3, 3, 5)]
     assert isinstance(convs[2], torch.nn.ConvTranspose3d) and convs[2].stride == (2, 2, 2)
     with pytest.raises(zoo.ZooError, match="cannot decode a .* voxel grid"):
@@ -61,7 +61,7 @@ def test_paper_input_gives_paper_voxels_heatmaps_and_keypoints():
     with torch.no_grad():
         features = model.encode(x)
         out = model({"x": x})
-    assert model.voxels == (7, 10, 9)
+    assert model.net.voxels == (7, 10, 9)
     assert features.shape == (1, 256, 7, 10)
     assert out["heatmap"].shape == (1, 19, 20, 20, 18)
     assert out["y"].shape == (1, 19, 3)
@@ -99,8 +99,8 @@ def test_soft_argmax_of_a_one_hot_heatmap_is_that_voxels_position():
 
 def test_model_maps_volume_dims_to_pose_axes_in_the_statistics_box():
     model = small_model(keypoints=2)
-    model.target_mean.copy_(torch.tensor([[0.0, 0.0, 0.1], [0.2, -0.1, 1.5]]))
-    model.target_std.copy_(torch.tensor([0.1, 0.05, 0.2]).expand(2, 3))
+    model.set_target_stats(torch.tensor([[0.0, 0.0, 0.1], [0.2, -0.1, 1.5]]),
+                           torch.tensor([0.1, 0.05, 0.2]).expand(2, 3))
     lo, hi = model.volume_box()  # volume dims hold (y, x, z); margin 3 std around every keypoint's mean
     torch.testing.assert_close(lo, torch.tensor([-0.25, -0.3, -0.5]))
     torch.testing.assert_close(hi, torch.tensor([0.15, 0.5, 2.1]))
@@ -128,7 +128,7 @@ def test_gaussian_target_peaks_at_the_true_keypoints_voxel():
 def test_heatmaps_are_clipped_to_the_unit_interval():
     model = small_model().eval()
     with torch.no_grad():
-        model.decoder[-1][0].weight.mul_(100.0)  # drive outputs far beyond [0, 1] both ways
+        model.net.decoder[-1][0].weight.mul_(100.0)  # drive outputs far beyond [0, 1] both ways
         heatmap = model.heatmaps(torch.randn(4, 2, 6, 16, 8))
     assert heatmap.min().item() == 0.0 and heatmap.max().item() == 1.0
     assert ((heatmap > 0) & (heatmap < 1)).any()
@@ -136,8 +136,8 @@ def test_heatmaps_are_clipped_to_the_unit_interval():
 
 def test_loss_weighs_heatmap_and_keypoint_terms():
     model = small_model(keypoints=2)
-    model.target_mean.copy_(torch.tensor([[0.0, 0.0, 0.1], [0.2, -0.1, 1.5]]))
-    model.target_std.copy_(torch.tensor([0.1, 0.05, 0.2]).expand(2, 3))
+    model.set_target_stats(torch.tensor([[0.0, 0.0, 0.1], [0.2, -0.1, 1.5]]),
+                           torch.tensor([0.1, 0.05, 0.2]).expand(2, 3))
     target = torch.randn(3, 2, 3) * 0.5
     lo, hi = model.volume_box()
     ideal = gaussian_heatmaps(model.denormalise(target)[..., [1, 0, 2]], (10, 10, 9), lo, hi, 1.0)

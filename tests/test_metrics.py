@@ -14,6 +14,7 @@ import torch.multiprocessing as mp
 from scipy.signal import correlate2d, resample_poly
 from scipy.stats import pearsonr
 
+from datamodules.errors import DataError
 from datamodules.naming import GRF_AXES, KEYPOINTS_19
 from zoo.errors import ZooError
 from zoo.metrics import (
@@ -426,9 +427,9 @@ def test_collection_keys_per_task():
 
 
 def test_factory_rejects_unknown_tasks_and_pressure_tasks_without_a_cell_size():
-    with pytest.raises(ZooError, match="imu2pressure"):
+    with pytest.raises(DataError, match="imu2pressure"):
         task_metrics("imu2presure")
-    with pytest.raises(ZooError, match="cell_size_cm"):
+    with pytest.raises(DataError, match="missing: cell_size_cm"):
         task_metrics("landmarks2pressure")
 
 

@@ -11,7 +11,7 @@ import torch
 
 import zoo
 from datamodules.datamodule import GaitDataModule
-from zoo.models.closed_form import ClosedFormTask
+from zoo.models.closed_form import ClosedFormModel
 from zoo.models.mean import MeanPredictor
 from zoo.registry import get_model_class
 
@@ -39,12 +39,10 @@ def datamodules(fake_file):
     return get
 
 
-def build(name: str, dm: GaitDataModule) -> zoo.BaseTask:
+def build(name: str, dm: GaitDataModule) -> zoo.ZooModel:
     torch.manual_seed(0)
     model = zoo.create_model(name, data_spec=dm.data_spec, preset="small")
-    mean, std = dm.target_stats()
-    model.target_mean.copy_(mean)
-    model.target_std.copy_(std)
+    model.set_target_stats(*dm.target_stats())
     return model
 
 
@@ -63,18 +61,18 @@ def test_output_has_the_target_shape(name, task, datamodules):
     model = build(name, dm).eval()
     batch = first_batch(dm)
     with torch.no_grad():
-        out = model._outputs(batch)["y"]
+        out = model.outputs(batch)["y"]
     assert tuple(out.shape) == (batch["x"].shape[0], *dm.data_spec["target_shape"])
     assert torch.isfinite(out).all()
 
 
-BASE_BUFFERS = {"target_mean", "target_std", "stats_ready"}  # BaseTask's own: set by setup(), not by fitting
+BASE_BUFFERS = {"target_mean", "target_std", "stats_ready"}  # ZooModel's own: set by setup(), not by fitting
 
 
-def output_layer_parameters(model: zoo.BaseTask, batch: dict[str, torch.Tensor]) -> set[str]:
+def output_layer_parameters(model: zoo.ZooModel, batch: dict[str, torch.Tensor]) -> set[str]:
     """Names of the parameters nearest the output in the autograd graph (the output layer's weights)."""
     leaves = {id(p): n for n, p in model.named_parameters() if p.requires_grad}
-    frontier, seen = [model._outputs(batch)["y"].grad_fn], {}
+    frontier, seen = [model.outputs(batch)["y"].grad_fn], {}
     while frontier:
         found = {leaves[id(f.variable)] for f in frontier if hasattr(f, "variable") and id(f.variable) in leaves}
         if found:
@@ -89,7 +87,7 @@ def output_layer_parameters(model: zoo.BaseTask, batch: dict[str, torch.Tensor])
 def test_one_training_step_changes_the_model_and_gives_a_finite_loss(name, task, datamodules):
     dm = datamodules(task)
     model = build(name, dm)
-    closed_form = isinstance(model, ClosedFormTask)
+    closed_form = isinstance(model, ClosedFormModel)
     if closed_form:  # no parameters: the fit lives in the buffers the model adds to BaseTask's
         before = {n: b.clone() for n, b in model.named_buffers() if n not in BASE_BUFFERS}
         assert before, "a closed-form model without fitted buffers"
@@ -117,7 +115,7 @@ def test_one_training_step_changes_the_model_and_gives_a_finite_loss(name, task,
         assert with_grad <= changed, f"got a gradient but did not change: {sorted(with_grad - changed)}"
         assert output_layer <= changed, f"output layer unchanged: {sorted(output_layer - changed)}"
     batch = first_batch(dm)
-    loss = model.compute_loss(model._outputs(batch), model.normalise(model.target(batch)), batch)
+    loss = model.compute_loss(model.outputs(batch), model.normalise(model.target(batch)), batch)
     assert torch.isfinite(loss)
 
 
@@ -131,28 +129,26 @@ def test_a_tiny_batch_is_overfitted(name, task, datamodules):
     def loss_now() -> float:
         model.eval()
         with torch.no_grad():
-            return float(model.compute_loss(model._outputs(batch), target, batch))
+            return float(model.compute_loss(model.outputs(batch), target, batch))
 
     start = loss_now()
     if isinstance(model, MeanPredictor):
         # No capacity to fit single samples: its best is the loss of predicting the batch mean everywhere.
         assert model.train_cfg.loss == "mse"
-        model.accumulate(batch, target)
-        model.solve()
+        model.fit_closed_form([batch])
         floor = float(((target - target.mean(dim=0, keepdim=True)) ** 2).mean())
         assert loss_now() == pytest.approx(floor, rel=1e-5, abs=1e-7)
         with torch.no_grad():
-            torch.testing.assert_close(model._outputs(batch)["y"], target.mean(dim=0).expand_as(target))
+            torch.testing.assert_close(model.outputs(batch)["y"], target.mean(dim=0).expand_as(target))
         return
-    if isinstance(model, ClosedFormTask):
-        model.accumulate(batch, target)
-        model.solve()
+    if isinstance(model, ClosedFormModel):
+        model.fit_closed_form([batch])
     else:
         model.train()
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
         for _ in range(300):
             opt.zero_grad()
-            loss = model.compute_loss(model._outputs(batch), target, batch)
+            loss = model.compute_loss(model.outputs(batch), target, batch)
             loss.backward()
             opt.step()
             if loss.item() < 0.2 * start:
@@ -172,7 +168,7 @@ def test_checkpoint_round_trip_gives_identical_predictions(name, task, datamodul
     model.eval()
     batch = first_batch(dm)
     with torch.no_grad():
-        assert torch.equal(model._outputs(batch)["y"], loaded._outputs(batch)["y"])
+        assert torch.equal(model.outputs(batch)["y"], loaded._outputs(batch)["y"])
     assert torch.equal(loaded.target_std, model.target_std)
 
 
@@ -201,7 +197,7 @@ def test_name_clash_is_reported_with_both_classes():
     with pytest.raises(zoo.ZooError, match="'ridge' from .*Impostor clashes with 'ridge' already registered by "
                                            "zoo.models.ridge.Ridge"):
         @register_model("ridge")
-        class Impostor(zoo.BaseTask):
+        class Impostor(zoo.ZooModel):
             supported_tasks = ("imu2grf",)
 
 
@@ -226,11 +222,11 @@ def fake_plugins(monkeypatch, tmp_path, plugins: dict[str, str]) -> list:
 
 
 PLUGIN = '''
-from zoo import BaseTask, register_model
+from zoo import ZooModel, register_model
 
 
 @register_model("{name}")
-class {cls}(BaseTask):
+class {cls}(ZooModel):
     supported_tasks = ("imu2grf",)
 '''
 
@@ -266,11 +262,11 @@ def test_a_plugin_that_fails_to_import_is_skipped_with_a_warning(monkeypatch, tm
     ("torch.nn.Linear", "class torch.nn.modules.linear.Linear"),
     ("math.pi", "float"),
 ])
-def test_a_dotted_path_must_name_a_base_task_subclass(path, found):
+def test_a_dotted_path_must_name_a_zoo_model_subclass(path, found):
     with pytest.raises(zoo.ZooError) as error:
         get_model_class(path)
     message = str(error.value)
-    assert message.startswith(f"model '{path}': expected a subclass of zoo.BaseTask, found {found}; ")
+    assert message.startswith(f"model '{path}': expected a subclass of zoo.ZooModel, found {found}; ")
     assert "registered names: " in message and "\n" not in message
 
 
@@ -280,3 +276,67 @@ def test_a_dotted_path_to_a_model_class_works_and_a_missing_class_is_named():
     assert get_model_class("zoo.models.tcn.TemporalCNN") is TemporalCNN
     with pytest.raises(zoo.ZooError, match="no class Nope in module zoo.models.tcn; registered names: .*tcn"):
         get_model_class("zoo.models.tcn.Nope")
+
+
+# -- networks are plain modules -------------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "task"), CASES)
+def test_every_network_builds_from_shapes_and_runs_without_lightning(name, task, datamodules):
+    """`create_network` gives a plain nn.Module (no LightningModule), and its forward takes tensors."""
+    dm = datamodules(task)
+    net = zoo.create_network(name, data_spec=dm.data_spec)
+    assert isinstance(net, torch.nn.Module) and not isinstance(net, pl.LightningModule)
+    batch = first_batch(dm)
+    inputs = (batch["x"], batch["body_mass"]) if dm.spec.has_body_mass else (batch["x"],)
+    with torch.no_grad():
+        out = net.eval()(*inputs)
+    assert torch.isfinite(out).all() and out.shape[0] == batch["x"].shape[0]
+    model = build(name, dm).eval()
+    with torch.no_grad():  # the Lightning model computes with the same network class
+        assert type(model.net) is type(net)
+
+
+@pytest.mark.parametrize("name", zoo.list_models())
+def test_presets_keep_network_optimiser_and_loss_keys_apart(name):
+    import inspect
+
+    from zoo.model import LOSS_DEFAULTS, OPTIM_DEFAULTS, SECTIONS
+
+    cls = get_model_class(name)
+    init = set(inspect.signature(cls.__init__).parameters)
+    for preset, sections in cls.presets.items():
+        assert set(sections) <= set(SECTIONS), f"{name}/{preset}: sections {sorted(sections)}"
+        net_params = set(inspect.signature(cls.network.__init__).parameters)
+        assert set(sections.get("net", {})) <= net_params, f"{name}/{preset}: net keys not in {cls.network.__name__}"
+        assert set(sections.get("optim", {})) <= set(OPTIM_DEFAULTS), f"{name}/{preset}: unknown optim keys"
+        assert set(sections.get("loss", {})) <= set(LOSS_DEFAULTS) | init, f"{name}/{preset}: unknown loss keys"
+
+
+def test_create_network_applies_preset_and_overrides():
+    small = zoo.create_network("tcn", task="imu2grf")
+    paper = zoo.create_network("tcn", task="imu2grf", preset="paper")
+    wide = zoo.create_network("tcn", task="imu2grf", hidden=32)
+    assert small.stem.out_channels == 64 and paper.stem.out_channels == 128 and wide.stem.out_channels == 32
+    assert len(paper.blocks) == 6
+    with pytest.raises(zoo.ZooError, match="does not support task 'insole2pose'"):
+        zoo.create_network("tcn", task="insole2pose")
+
+
+def test_old_base_class_name_still_works_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="zoo.ZooModel"):
+        base = zoo.BaseTask
+    assert base is zoo.ZooModel
+    with pytest.warns(DeprecationWarning):
+        from zoo.task import BaseTask  # noqa: F401
+
+
+def test_pretrained_loads_matching_network_weights_and_names_the_new_ones(tmp_path):
+    donor = zoo.create_model("tcn", task="imu2grf")
+    path = tmp_path / "donor.ckpt"
+    torch.save({"state_dict": donor.state_dict()}, path)
+    with pytest.warns(UserWarning, match="stay newly initialised .*stem"):
+        model = zoo.create_model("tcn", task="imu2pressure", pretrained=str(path))  # other inputs and head
+    assert torch.equal(model.net.blocks[0].net[0].weight, donor.net.blocks[0].net[0].weight)
+    assert model.net.head.net[-1].weight.shape != donor.net.head.net[-1].weight.shape
+    torch.save({"state_dict": zoo.create_model("pose_mlp").state_dict()}, tmp_path / "other.ckpt")
+    with pytest.raises(zoo.ZooError, match="none of its weights fits this network"):
+        zoo.create_model("tcn", task="imu2grf", pretrained=str(tmp_path / "other.ckpt"))

@@ -27,7 +27,7 @@ def test_prediction_depends_only_on_the_pooled_block_averages():
 
 def test_pooling_is_capped_by_the_input_and_output_is_one_pose_per_sample():
     model = build((4, 3), 2)
-    assert model.pooled == (2, 4, 3)
-    assert model.mlp[0].in_features == 2 * 2 * 4 * 3
+    assert model.net.pooled == (2, 4, 3)
+    assert model.net.mlp[0].in_features == 2 * 2 * 4 * 3
     with torch.no_grad():
         assert model({"x": torch.randn(5, 2, 2, 4, 3)}).shape == (5, 19, 3)

@@ -170,7 +170,7 @@ def test_a_pretrained_encoder_loads_strictly_and_heads_stay_new(pretrained_ckpt,
     fresh = small("imu2grf")
     model = small("imu2grf", pretrained=str(pretrained_ckpt))
     for key, value in model.encoder_state_dict().items():
-        assert torch.equal(value, stored[f"encoder.{key}"]), key
+        assert torch.equal(value, stored[f"net.encoder.{key}"]), key
     for key, value in model.head.state_dict().items():
         assert torch.equal(value, fresh.head.state_dict()[key])  # same seed: the head is untouched
     sub = small(data_spec=subset_spec(SUBSET), pretrained=str(pretrained_ckpt))  # new missing_imu, rest loaded
@@ -237,7 +237,7 @@ def test_head_stage_leaves_the_pretrained_encoder_bit_identical(fake_file, pretr
     assert all(p.requires_grad for p in model.encoder.parameters())  # unfrozen once the fit ends
     # The fine-tuned checkpoint restores without the pretraining file.
     t.save_checkpoint(tmp_path / "finetuned.ckpt")
-    assert torch.load(tmp_path / "finetuned.ckpt", weights_only=True)["encoder_source"] == str(pretrained_ckpt)
+    assert torch.load(tmp_path / "finetuned.ckpt", weights_only=True)["pretrained_source"] == str(pretrained_ckpt)
     restored = SslTransformer.load_from_checkpoint(tmp_path / "finetuned.ckpt")
     assert restored.hparams.pretrained is None and model.hparams.pretrained == str(pretrained_ckpt)
     assert torch.equal(restored.encoder.embedding.weight, model.encoder.embedding.weight)

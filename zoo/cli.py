@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return main_list(rest)
         if command == "bench":
-            from benchmarks.runner import main as bench_main
+            from zoo.bench.runner import main as bench_main
 
             return bench_main(rest)
         if command == "data":

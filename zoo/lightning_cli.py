@@ -10,6 +10,11 @@
 
 `--model` takes a registered short name (`zoo list`) or a dotted class path. The model is built from
 the DataModule's `data_spec`, so the same config serves any grid size, IMU subset or keypoint set.
+`--threads N` pins torch's intra-op threads (and is saved in the config, so a rerun computes the same).
+
+This module is the one way the zoo trains: `zoo fit` and every cell of `zoo bench` build their Trainer,
+model and DataModule through `ZooCLI`; a suite cell writes its configuration as `config.yaml`, which
+`zoo fit --config` accepts as it is.
 `zoo predict` runs over the test subjects of the chosen fold and writes an `.npz` (see `PredictionWriter`):
 `y_pred` [N, *target_shape] in physical units, `subject` [N] and, where the data has targets, `y_true`.
 """
@@ -20,13 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from datamodules.datamodule import GaitDataModule
 from zoo.errors import ZooError
+from zoo.model import ZooModel
 from zoo.registry import get_model_class, load_models
-from zoo.task import BaseTask
 
 TRAINER_DEFAULTS = {"precision": "32-true", "default_root_dir": "runs/lightning"}
 PREDICTION_KEYS = ("y_pred", "subject", "y_true")
@@ -70,7 +76,24 @@ class PredictionWriter(BasePredictionWriter):
         print(f"zoo predict: wrote y_pred [{shape}] and {', '.join(k for k in arrays if k != 'y_pred')} to {path}")
 
 
+class ConfigOnly(Exception):
+    """Raised once a configuration is parsed and checked, when nothing is to be built (`validate_config`)."""
+
+
 class ZooCLI(LightningCLI):
+    """LightningCLI over every registered model and `GaitDataModule`.
+
+    Args beyond LightningCLI's: `trainer_overrides` are Trainer arguments applied on top of the configuration
+    (where outputs go: loggers, callbacks), so the configuration itself holds only what shapes the result;
+    `check_only` parses and checks the configuration and raises `ConfigOnly` instead of building anything.
+    """
+
+    def __init__(self, *args: Any, trainer_overrides: dict[str, Any] | None = None, check_only: bool = False,
+                 **kwargs: Any) -> None:
+        self.trainer_overrides = dict(trainer_overrides or {})
+        self.check_only = check_only
+        super().__init__(*args, **kwargs)
+
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data.data_spec", "model.init_args.data_spec", apply_on="instantiate")
         # Keep the best-validation checkpoint (Qian 2025); `zoo test --ckpt_path` evaluates it.
@@ -79,25 +102,36 @@ class ZooCLI(LightningCLI):
                              "checkpoint.filename": "best-{epoch}"})
         # `zoo predict` writes its predictions here (the callback is idle in fit/validate/test).
         parser.add_lightning_class_args(PredictionWriter, "predictions")
+        parser.add_argument("--threads", type=int | None, default=None,
+                            help="torch intra-op threads (default: torch's own choice); saved with the config")
 
     def before_instantiate_classes(self) -> None:
         """Check model against task before jsonargparse instantiates anything: its union-type errors would
         bury our one-line message in a page of namespaces."""
         config = self.config[self.subcommand] if self.subcommand else self.config
         check_model_for_data(config.model.class_path, config.model.init_args, config.data)
+        if config.get("threads") is not None:
+            if config.threads < 1:
+                raise ZooError(f"threads: expected an integer >= 1, found {config.threads}")
+            torch.set_num_threads(int(config.threads))
+        if self.check_only:
+            raise ConfigOnly()
+
+    def instantiate_trainer(self, **kwargs: Any):
+        return super().instantiate_trainer(**{**kwargs, **self.trainer_overrides})
 
 
 def check_model_for_data(class_path: str, model_args, data_args) -> None:
-    from datamodules.errors import DataError
-    from datamodules.tasks import TASKS, input_channel_count
+    from datamodules.tasks import get_task, input_channel_count
 
     cls = get_model_class(class_path)
-    task = data_args.task
-    if task not in TASKS:
-        raise DataError(f"data.task: expected one of {sorted(TASKS)}, found '{task}'")
-    name = getattr(cls, "model_name", "") or cls.__name__
+    task = get_task(data_args.task).name  # an unknown task fails here, listing the tasks
+    name = cls.display_name() if issubclass(cls, ZooModel) else cls.__name__
     if task not in cls.supported_tasks:
         raise ZooError(f"model '{name}' does not support task '{task}'; it supports: {', '.join(cls.supported_tasks)}")
+    preset = getattr(model_args, "preset", "small")
+    if preset not in cls.presets:
+        raise ZooError(f"model '{name}': unknown preset '{preset}'; choices: {', '.join(cls.presets)}")
     expected = getattr(model_args, "in_channels", None)
     found = input_channel_count(task, channels=data_args.channels, imus=data_args.imus)
     if expected is not None and expected != found:
@@ -116,22 +150,53 @@ def resolve_model_names(argv: list[str]) -> list[str]:
             name, slot = arg.split("=", 1)[1], i
         if name is None or name.endswith((".yaml", ".yml", ".json")):
             continue
-        cls = get_model_class(name)
-        path = f"{cls.__module__}.{cls.__qualname__}"
-        out[slot] = path if slot != i else f"--model={path}"
+        out[slot] = class_path(name) if slot != i else f"--model={class_path(name)}"
     return out
 
 
-def run_lightning_cli(argv: list[str]) -> int:
+def class_path(name: str) -> str:
+    """The dotted class path of a registered model name (or of a dotted path, checked)."""
+    cls = get_model_class(name)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _quiet() -> None:
     import logging
     import warnings
 
-    load_models()
     # `zoo` passes its own argv on purpose; and the seed is in the saved config, no need to shout it.
     warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
     logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
+
+
+def build_cli(config: dict[str, Any], *, trainer_overrides: dict[str, Any] | None = None,
+              check_only: bool = False) -> ZooCLI:
+    """Trainer, model and DataModule of a configuration (the mapping a `zoo fit --config` file holds),
+    exactly as `zoo fit` builds them; nothing runs. `trainer_overrides` decide where outputs go."""
+    load_models()
+    _quiet()
+    return ZooCLI(ZooModel, GaitDataModule, subclass_mode_model=True, args=config, run=False,
+                  trainer_defaults=TRAINER_DEFAULTS, save_config_callback=None, trainer_overrides=trainer_overrides,
+                  check_only=check_only, parser_kwargs={"exit_on_error": False}, seed_everything_default=0)
+
+
+def validate_config(config: dict[str, Any], where: str) -> None:
+    """Parse and check a configuration without loading data or building a model: every key and type of the
+    trainer, model and data sections, model-task support and preset names. Errors name `where`."""
+    try:
+        build_cli(config, check_only=True)
+    except ConfigOnly:
+        return
+    except (ZooError, ValueError, TypeError, KeyError) as exc:  # jsonargparse raises ArgumentError (a TypeError)
+        message = " ".join(str(exc).split())
+        raise ZooError(f"{where}: {message}") from None
+
+
+def run_lightning_cli(argv: list[str]) -> int:
+    load_models()
+    _quiet()
     ZooCLI(
-        BaseTask,
+        ZooModel,
         GaitDataModule,
         subclass_mode_model=True,
         args=resolve_model_names(argv),

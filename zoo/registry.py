@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 from zoo.errors import ZooError
 
 if TYPE_CHECKING:
-    from zoo.task import BaseTask
+    from torch import nn
+
+    from zoo.model import ZooModel
 
 ENTRY_POINT_GROUP = "zoo.models"
 BUILTIN_MODULES = ("zoo.models",)
@@ -109,8 +111,8 @@ def model_entry(name: str) -> ModelEntry:
     return _REGISTRY[name]
 
 
-def get_model_class(name_or_path: str) -> type[BaseTask]:
-    """A registered short name, or a dotted path `package.module.Class` to any BaseTask subclass."""
+def get_model_class(name_or_path: str) -> type[ZooModel]:
+    """A registered short name, or a dotted path `package.module.Class` to any ZooModel subclass."""
     load_models()
     if name_or_path in _REGISTRY or "." not in name_or_path:
         return model_entry(name_or_path).cls
@@ -122,21 +124,59 @@ def get_model_class(name_or_path: str) -> type[BaseTask]:
             f"model '{name_or_path}': no class {class_name} in module {module_name}; registered names: "
             f"{', '.join(sorted(_REGISTRY))}"
         ) from None
-    from zoo.task import BaseTask
+    from zoo.model import ZooModel
 
-    if not (isinstance(found, type) and issubclass(found, BaseTask)):
+    if not (isinstance(found, type) and issubclass(found, ZooModel)):
         what = f"class {found.__module__}.{found.__qualname__}" if isinstance(found, type) else type(found).__name__
         raise ZooError(
-            f"model '{name_or_path}': expected a subclass of zoo.BaseTask, found {what}; registered names: "
+            f"model '{name_or_path}': expected a subclass of zoo.ZooModel, found {what}; registered names: "
             f"{', '.join(sorted(_REGISTRY))}"
         )
     return found
 
 
-def create_model(name: str, *, data_spec: dict[str, Any] | None = None, preset: str = "small",
-                 **overrides: Any) -> BaseTask:
-    """Build a model by name for the data it will see (`datamodule.data_spec`); `overrides` beat the preset."""
-    return get_model_class(name)(data_spec=data_spec, preset=preset, **overrides)
+def _spec_for(cls: type[ZooModel], data_spec: Any, task: str | None, preset: str):
+    from datamodules.tasks import DataSpec
+
+    if data_spec is not None:
+        spec = DataSpec.from_dict(data_spec)
+        if task is not None and spec.task != task:
+            raise ZooError(f"task='{task}' but data_spec is for task '{spec.task}'; pass one of them")
+        return spec
+    if task is not None and task not in cls.supported_tasks:
+        raise ZooError(f"model '{cls.display_name()}' does not support task '{task}'; it supports: "
+                       f"{', '.join(cls.supported_tasks)}")
+    return cls.default_data_spec(preset, task)
+
+
+def create_model(name: str, *, data_spec: Any = None, task: str | None = None, preset: str = "small",
+                 pretrained: str | None = None, **overrides: Any) -> ZooModel:
+    """Build a model (a LightningModule) by name.
+
+    Args:
+        data_spec: what the model will see (`datamodule.data_spec`); default: the zoo's synthetic data for
+            `task` (default: the model's first task).
+        pretrained: a checkpoint whose network weights initialise this model (see `ZooModel`).
+        overrides: constructor arguments that beat the preset (network, optimiser or loss keys).
+    """
+    cls = get_model_class(name)
+    spec = _spec_for(cls, data_spec, task, preset)
+    if pretrained is not None:
+        overrides["pretrained"] = pretrained
+    return cls(data_spec=spec.to_dict(), preset=preset, **overrides)
+
+
+def create_network(name: str, *, data_spec: Any = None, task: str | None = None, preset: str = "small",
+                   **net_overrides: Any) -> nn.Module:
+    """Build the bare network (a plain `nn.Module`, no Lightning, no optimiser) of model `name`.
+
+    Shapes come from `data_spec` (or the default data of `task`); `net_overrides` beat the preset's `net`
+    section. The network maps normalised inputs (and, where the data carry it, z-scored body mass) to the
+    network's output; `create_model` wraps it with normalisation, loss and metrics.
+    """
+    cls = get_model_class(name)
+    spec = _spec_for(cls, data_spec, task, preset)
+    return cls.make_network(spec, cls.net_config(preset, **net_overrides))
 
 
 def main_list(argv: list[str]) -> int:
@@ -167,13 +207,11 @@ def main_list(argv: list[str]) -> int:
 def preset_parameter_counts(name: str) -> dict[str, int]:
     """Trainable parameters of each preset of model `name`, built for its primary (first) task on the zoo's
     default data spec (the paper preset with the paper's input sizes). `zoo list` prints these."""
-    from zoo.specs import default_data_spec
-
     entry = model_entry(name)
     counts = {}
     for preset in entry.cls.presets:
-        spec = default_data_spec(entry.tasks[0], **(entry.cls.paper_data if preset == "paper" else {}))
-        counts[preset] = entry.cls(data_spec=spec, preset=preset).num_parameters()
+        spec = entry.cls.default_data_spec(preset)
+        counts[preset] = entry.cls(data_spec=spec.to_dict(), preset=preset).num_parameters()
     return counts
 
 

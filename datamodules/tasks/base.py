@@ -1,11 +1,18 @@
-"""What every task's windowing shares: the sample index, raw loading, and normalisation statistics."""
+"""What every task shares: its definition (metrics, target layout, README view) and its windowing.
+
+A task is one class in one module (`datamodules/tasks/<name>.py`), registered with `@register_task`. The class
+is the single place that knows the task: the data it needs and how samples are cut and normalised (instance
+side, bound to a file through `TaskContext`), and, as class attributes and classmethods, its default data spec,
+target layout, metrics and primary metric, loss terms, example plot and what the README leaderboard shows.
+Everything else (models, runner, reports) asks the task class instead of comparing task names.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -13,11 +20,36 @@ from datamodules.errors import DataError
 from datamodules.naming import GRAVITY
 from datamodules.recording import SubjectInfo, TrialInfo
 from datamodules.store import ArrayStore
+from datamodules.tasks.spec import DataSpec
+
+if TYPE_CHECKING:  # torch is imported only where a model or a metric needs it
+    from torch import Tensor
+    from torchmetrics import MetricCollection
 
 # One row per sample: which subject/trial, which time range, which foot (0 left, 1 right).
 SAMPLE_DTYPE = np.dtype([("subject", "i4"), ("trial", "i4"), ("start", "i8"), ("stop", "i8"), ("foot", "i1")])
 FOOT_INDEX = {"left": 0, "right": 1}
 TARGET_STD_FLOOR = 0.01  # target stds are at least 1 % of the largest one
+
+# Model families: what a network consumes and produces. A model declares the families it serves and so
+# supports every task of those families, including tasks added after it was written.
+SEQUENCE_TO_STEPS = "sequence_to_steps"          # [C, T] signals -> a vector per (output) step
+MASKED_RECONSTRUCTION = "masked_reconstruction"  # [C, T] signals -> themselves (self-supervised)
+LANDMARKS_TO_MAP = "landmarks_to_map"            # [2, H, W] geometry + sparse pressure -> [H, W]
+INSOLE_TO_POSE = "insole_to_pose"                # [2, M, H, W] insole frames -> [K, 3] keypoints
+
+DEFAULT_GRID = (32, 16)
+DEFAULT_CELL_CM = (0.9, 0.8)
+
+
+@dataclass(frozen=True)
+class PaperReference:
+    """What the README leaderboard quotes beside a task's synthetic results: the paper architecture's own
+    real-data figures (strings, as printed) and the protocol they come from."""
+
+    model: str
+    reported: Mapping[str, str] = field(default_factory=dict)
+    protocol: str = ""
 
 
 def make_samples(subject: int, trial: int, starts, stops, foot: str | int = "right") -> np.ndarray:
@@ -76,11 +108,109 @@ class RunningStats:
 
 
 class Task(ABC):
-    """A task's windowing: which trials it uses, how samples are cut, how they are normalised."""
+    """One task: its definition (class side) and its windowing of one recording file (instance side)."""
 
+    # -- definition ------------------------------------------------------------------------------
     name: ClassVar[str]
     paper: ClassVar[str]
+    description: ClassVar[str] = ""
+    family: ClassVar[str]
     default_activities: ClassVar[tuple[str, ...] | None] = None
+    # metric name (without split prefix) -> (higher_is_better, unit); the primary metric ranks models
+    metric_info: ClassVar[dict[str, tuple[bool, str]]] = {}
+    primary_metric: ClassVar[str]
+    primary_entry: ClassVar[str]  # the key of the metric collection entry that reports the primary metric
+    self_supervised: ClassVar[bool] = False
+    # named terms of the training loss and their default weights (`loss_weights` of a model overrides them)
+    loss_terms: ClassVar[dict[str, float]] = {}
+    # what the README leaderboard shows: these metrics (primary first), beside the paper's figures
+    readme_metrics: ClassVar[tuple[str, ...]] = ()
+    reference: ClassVar[PaperReference | None] = None
+
+    @classmethod
+    def default_spec(cls, **overrides: Any) -> DataSpec:
+        """The spec of the zoo's default synthetic data for this task (`overrides` replace fields)."""
+        raise NotImplementedError(f"task '{cls.name}' defines no default data spec")
+
+    @classmethod
+    def build_metrics(cls, spec: DataSpec, *, prefix: str = "test/", primary_only: bool = False) -> MetricCollection:
+        """The task's metrics as one torchmetrics collection whose keys start with `prefix`.
+
+        `primary_only` keeps the entry that reports the primary metric (cheap per-epoch validation).
+        """
+        from torchmetrics import MetricCollection
+
+        metrics = cls.metrics(spec)
+        if primary_only:
+            metrics = {k: v for k, v in metrics.items() if k == cls.primary_entry}
+        # compute_groups=False: grouping makes metrics share state when their states are equal after the first
+        # update, and metrics of one class fed different inputs (cells vs vGRF) can coincide on a perfect batch.
+        return MetricCollection(metrics, prefix=prefix, compute_groups=False)
+
+    @classmethod
+    def metrics(cls, spec: DataSpec) -> dict[str, Any]:
+        """Collection entry name -> torchmetrics `Metric` (each `update(pred, target, **batch_extras)`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def update_metrics(cls, metrics: MetricCollection, pred: Tensor, target: Tensor,
+                       batch: Mapping[str, Tensor], extras: Mapping[str, Tensor]) -> None:
+        """Feed one batch (physical units) to the collection. Every metric gets the batch's `subject` and the
+        model's `mask` (masked reconstruction) too; torchmetrics passes each metric only what it accepts."""
+        metrics.update(pred, target, subject=batch["subject"], mask=extras.get("mask"))
+
+    @classmethod
+    def metric_description(cls, metric: str) -> tuple[bool, str]:
+        """(higher_is_better, unit); `*_sd` spreads and unknown metrics count as lower-is-better."""
+        if metric in cls.metric_info:
+            return cls.metric_info[metric]
+        base = metric.removesuffix("_sd")
+        if metric.endswith("_sd") and base in cls.metric_info:
+            return False, cls.metric_info[base][1]
+        return False, ""
+
+    @classmethod
+    def target_of(cls, batch: Mapping[str, Tensor]) -> Tensor:
+        """The physical target of a batch (the input itself for self-supervised tasks)."""
+        return batch["x"] if cls.self_supervised else batch["y"]
+
+    @classmethod
+    def step_features(cls, spec: DataSpec) -> int:
+        """Values per output step a sequence network must produce (family `sequence_to_steps`)."""
+        raise NotImplementedError(f"task '{cls.name}' is not a sequence-to-steps task")
+
+    @classmethod
+    def output_steps(cls, spec: DataSpec) -> int:
+        """Output steps of a sequence network (family `sequence_to_steps`)."""
+        raise NotImplementedError(f"task '{cls.name}' is not a sequence-to-steps task")
+
+    @classmethod
+    def to_target(cls, y: Tensor, spec: DataSpec) -> Tensor:
+        """A network's output laid out as the target (`[B, F, T]` per-step vectors -> the target's shape)."""
+        return y
+
+    @classmethod
+    def loss(cls, pred: Tensor, target: Tensor, batch: Mapping[str, Tensor], *,
+             elementwise: Callable[[Tensor, Tensor], Tensor], weights: Mapping[str, float],
+             denormalise: Callable[[Tensor], Tensor], spec: DataSpec) -> Tensor:
+        """Training loss on normalised units; multi-target tasks weight their terms (`loss_terms`)."""
+        return elementwise(pred, target)
+
+    @classmethod
+    def example_figure(cls, examples: Mapping[str, np.ndarray], title: str):
+        """A matplotlib figure of a few test predictions (`y_true`, `y_pred`, `x`, spec values), or None."""
+        return None
+
+    @classmethod
+    def planned_samples(cls, trial_seconds: list[float], sample_rate_hz: float, options: Mapping[str, Any]) -> int:
+        """Samples this task would cut from trials of these durations (for `zoo bench --dry-run`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def input_channel_count(cls, options: Mapping[str, Any]) -> int:
+        """Input channels served with these DataModule options, without opening a file."""
+        return len(options.get("channels") or cls.default_spec().input_channels)
+
     # axes of one sample's x / y to reduce over for the mean (None: no centring) and the std
     x_mean_axes: ClassVar[tuple[int, ...] | None] = (1,)
     x_std_axes: ClassVar[tuple[int, ...]] = (1,)
@@ -91,7 +221,7 @@ class Task(ABC):
         self.ctx = ctx
         self.options = ctx.options
 
-    # -- which trials -------------------------------------------------------------------------
+    # -- windowing of one file: which trials ---------------------------------------------------
     @abstractmethod
     def missing(self, trial: TrialInfo, subject: SubjectInfo) -> list[str]:
         """Datasets this trial lacks for the task (empty: usable)."""
@@ -221,6 +351,14 @@ def stance_pairs(heel_strikes: np.ndarray, toe_offs: np.ndarray) -> list[tuple[i
             continue  # a missed toe-off: do not merge two stances
         pairs.append((int(h), t))
     return pairs
+
+
+def require_cell_size(task: str, spec: DataSpec) -> tuple[float, float]:
+    """The pressure cell size (cm) the map metrics need to derive vGRF and COP."""
+    if spec.cell_size_cm is None:
+        raise DataError(f"task '{task}' needs cell_size_cm (the pressure cell size, from the recording's "
+                        "pressure cell_size_m attribute) to derive vGRF and COP; missing: cell_size_cm")
+    return spec.cell_size_cm
 
 
 def require(condition: bool, message: str) -> None:

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from datamodules.errors import DataError
-from datamodules.naming import AXES, IMU_CHANNELS_48, IMU_SEGMENTS, imu_channel
+from datamodules.naming import AXES, GRF_AXES, IMU_CHANNELS_48, IMU_SEGMENTS, imu_channel
 from datamodules.recording import SubjectInfo, TrialInfo
-from datamodules.tasks.base import Task, channel_arrays, make_samples, missing_channels, read_channels
+from datamodules.tasks import register_task
+from datamodules.tasks.base import (
+    SEQUENCE_TO_STEPS,
+    PaperReference,
+    Task,
+    channel_arrays,
+    make_samples,
+    missing_channels,
+    read_channels,
+)
+from datamodules.tasks.spec import DataSpec
 
 FOOT = "right"
 STATIC_ACC_STD = 0.2  # m/s^2: Tan 2024 drops windows whose mean accelerometer std is below this
@@ -30,12 +41,83 @@ def window_starts(n_samples: int, window: int, stride: int) -> np.ndarray:
     return np.arange(0, n_samples - window + 1, stride, dtype=np.int64) if n_samples >= window else np.zeros(0, int)
 
 
+GRF_METRIC_INFO: dict[str, tuple[bool, str]] = {
+    **{f"r_{axis}": (True, "") for axis in GRF_AXES},
+    **{f"rmse_{axis}": (False, "BW") for axis in GRF_AXES},
+    "rrmse_vertical": (False, "%"),
+    "peak_vgrf_r": (True, ""),
+    "peak_vgrf_rmse": (False, "BW"),
+}
+
+
+def with_spreads(info: dict[str, tuple[bool, str]]) -> dict[str, tuple[bool, str]]:
+    """Add `<metric>_sd` (the spread across subjects; smaller is better) for every metric."""
+    return {**info, **{f"{name}_sd": (False, unit) for name, (_, unit) in info.items()}}
+
+
+def sliding_window_count(trial_seconds: list[float], rate_hz: float, window: int, stride: int) -> int:
+    return sum(max(0, int((d * rate_hz - window) // stride) + 1) for d in trial_seconds)
+
+
+@register_task
 class Imu2Grf(Task):
+    """IMU windows -> right-foot GRF per step in body weights (Tan 2024)."""
+
     name = "imu2grf"
     paper = "Tan 2024"
+    description = "8 IMUs (48 ch) at 100 Hz -> right-leg GRF (ML, AP, vertical) per step, 128-sample windows"
+    family = SEQUENCE_TO_STEPS
     default_activities = ("walk",)
     x_mean_axes, x_std_axes = (1,), (1,)  # per channel
     y_mean_axes, y_std_axes = (1,), (1,)  # per GRF axis
+    metric_info = with_spreads(GRF_METRIC_INFO)
+    primary_metric = "r_vertical"
+    primary_entry = "grf"
+    readme_metrics = ("r_vertical", "rmse_vertical", "rrmse_vertical", "r_ap")
+    reference = PaperReference(
+        model="ssl_transformer",
+        reported={"r_vertical": "0.94 / 0.97", "r_ap": "0.94 / 0.98"},
+        protocol="SSL-pretrained paper-size model, overground / treadmill walking, 5-fold by subject "
+                 "(from scratch: vGRF r 0.92 / 0.93)",
+    )
+
+    # -- definition ---------------------------------------------------------------------------------
+    @classmethod
+    def default_spec(cls, **overrides: Any) -> DataSpec:
+        return DataSpec(task=cls.name, input_channels=IMU_CHANNELS_48, input_shape=(48, 128), target_shape=(3, 128),
+                        target_names=GRF_AXES).replace(**overrides)
+
+    @classmethod
+    def metrics(cls, spec: DataSpec) -> dict[str, Any]:
+        from zoo.metrics.grf import SubjectGRFMetrics
+
+        return {"grf": SubjectGRFMetrics()}
+
+    @classmethod
+    def step_features(cls, spec: DataSpec) -> int:
+        return int(spec.target_shape[0])
+
+    @classmethod
+    def output_steps(cls, spec: DataSpec) -> int:
+        return int(spec.target_shape[-1])
+
+    @classmethod
+    def example_figure(cls, examples: Mapping[str, np.ndarray], title: str):
+        from datamodules.tasks.figures import grf_figure
+
+        names = [str(n) for n in examples.get("target_names", GRF_AXES)]
+        return grf_figure(examples["y_true"][0], examples["y_pred"][0], names, title)
+
+    @classmethod
+    def planned_samples(cls, trial_seconds: list[float], sample_rate_hz: float, options: Mapping[str, Any]) -> int:
+        window = int(options.get("window", 128))
+        return sliding_window_count(trial_seconds, sample_rate_hz, window, int(options.get("window_stride") or window // 2))
+
+    @classmethod
+    def input_channel_count(cls, options: Mapping[str, Any]) -> int:
+        return len(options.get("channels") or imu_subset_channels(options.get("imus")))
+
+    # -- windowing ----------------------------------------------------------------------------------
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -77,47 +159,5 @@ class Imu2Grf(Task):
             "input_channels": list(self.channels),
             "input_shape": [len(self.channels), self.window],
             "target_shape": [3, self.window],
-            "target_names": ["ml", "ap", "vertical"],
+            "target_names": list(GRF_AXES),
         }
-
-
-class Pretrain(Imu2Grf):
-    """Unlabeled IMU windows for masked reconstruction; static windows are dropped.
-
-    Channels are those of `imu2grf` (`channels=`, else the 48-channel order restricted to `imus=`): the data
-    serves only the IMUs a task keeps, and the SSL encoder places them in their slots of the 48-channel
-    layout, filling every absent IMU from its trainable embedding.
-    """
-
-    name = "pretrain"
-    paper = "Tan 2024"
-    default_activities = None
-
-    def needs(self) -> str:
-        return f"channels {list(self.channels)}"
-
-    def missing(self, trial: TrialInfo, subject: SubjectInfo) -> list[str]:
-        return [f"channel {c}" for c in missing_channels(trial, self.channels)]
-
-    def target_arrays(self, trial: TrialInfo) -> list[str]:
-        return []  # the target is the input itself
-
-    def index(self, trial_index: int, subject_index: int) -> np.ndarray:
-        rows = super().index(trial_index, subject_index)
-        if not len(rows):
-            return rows
-        acc = [c for c in self.channels if "_acc_" in c]
-        if not acc:
-            return rows
-        block = read_channels(self, rows[0], tuple(acc), 0, int(rows["stop"].max()))
-        moving = [block[r["start"]:r["stop"]].std(axis=0).mean() >= STATIC_ACC_STD for r in rows]
-        return rows[np.asarray(moving, dtype=bool)]
-
-    def load(self, row: np.void, clean: bool = False) -> dict[str, np.ndarray]:
-        return {"x": read_channels(self, row, self.channels, int(row["start"]), int(row["stop"])).T.copy()}
-
-    def spec(self) -> dict[str, Any]:
-        spec = super().spec()
-        spec["target_shape"] = spec["input_shape"]
-        spec.pop("target_names")
-        return spec

@@ -2,35 +2,135 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from datamodules.naming import QIAN_CHANNELS_18
 from datamodules.preprocessing import time_normalise
 from datamodules.recording import SubjectInfo, TrialInfo
+from datamodules.tasks import register_task
 from datamodules.tasks.base import (
+    DEFAULT_CELL_CM,
+    DEFAULT_GRID,
+    SEQUENCE_TO_STEPS,
+    PaperReference,
     Task,
     channel_arrays,
     make_samples,
     missing_channels,
     read_channels,
+    require_cell_size,
     stance_pairs,
 )
+from datamodules.tasks.spec import DataSpec
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 FOOT = "right"
 MIN_STANCE_S, MAX_STANCE_S = 0.15, 2.5
+TYPICAL_STRIDE_S = 1.1  # walking stride (SPEC 3.3): one right stance per stride, for dry-run estimates
+
+PRESSURE_METRIC_INFO: dict[str, tuple[bool, str]] = {
+    "mse": (False, "(N/cm^2)^2"),
+    "mae": (False, "N/cm^2"),
+    "rmse": (False, "N/cm^2"),
+    "r2": (True, ""),
+    "ssim": (True, ""),
+    "ppe": (False, "N/cm^2"),
+    "vgrf_r": (True, ""),
+    "vgrf_rmse": (False, "N"),
+    "cop_error_cm": (False, "cm"),
+}
 
 
+def pressure_sequence_metrics(cell_size_cm) -> dict[str, Any]:
+    """Qian 2025's map metrics plus vGRF and COP derived from the maps, for `[B, T, H, W]` sequences."""
+    from zoo.metrics.pressure import (
+        VGRFRMSE,
+        COPError,
+        PeakPressureError,
+        PressureMAE,
+        PressureMSE,
+        PressureR2Score,
+        PressureRMSE,
+        PressureSSIM,
+        VGRFPearson,
+    )
+
+    return {
+        "mse": PressureMSE(), "mae": PressureMAE(), "rmse": PressureRMSE(), "r2": PressureR2Score(),
+        "ssim": PressureSSIM(), "ppe": PeakPressureError(), "vgrf_r": VGRFPearson(cell_size_cm),
+        "vgrf_rmse": VGRFRMSE(cell_size_cm), "cop_error_cm": COPError(cell_size_cm),
+    }
+
+
+@register_task
 class Imu2Pressure(Task):
+    """Right-leg kinematics over one stance -> right-foot pressure map per normalised stance step (Qian 2025)."""
+
     name = "imu2pressure"
     paper = "Qian 2025"
+    description = ("right-leg kinematics (18 ch) over one stance, time-normalised to 101 samples -> right-foot "
+                   "pressure map per step")
+    family = SEQUENCE_TO_STEPS
     default_activities = ("walk",)
+    metric_info = PRESSURE_METRIC_INFO
+    primary_metric = "rmse"
+    primary_entry = "rmse"
+    readme_metrics = ("rmse", "r2", "ssim", "ppe")
+    reference = PaperReference(
+        model="cnn_bilstm_attention",
+        reported={"rmse": "0.933", "r2": "0.894", "ssim": "0.891", "ppe": "4.02"},
+        protocol="25 people, stance-wise random split (subjects on both sides), 10-fold CV",
+    )
     x_mean_axes, x_std_axes = (1,), (1,)      # per channel
     # Centred on the training mean map per step and cell: a model's zero output is the mean predictor, so
     # networks learn residuals instead of re-learning (and over-fitting) each training subject's footprint.
     y_mean_axes, y_std_axes = (), (0, 1, 2)
 
+    # -- definition ---------------------------------------------------------------------------------
+    @classmethod
+    def default_spec(cls, **overrides: Any) -> DataSpec:
+        grid = tuple(overrides.pop("grid", DEFAULT_GRID))
+        return DataSpec(task=cls.name, input_channels=QIAN_CHANNELS_18, input_shape=(18, 101),
+                        target_shape=(101, *grid), grid=grid, cell_size_cm=DEFAULT_CELL_CM,
+                        has_body_mass=True).replace(**overrides)
+
+    @classmethod
+    def metrics(cls, spec: DataSpec) -> dict[str, Any]:
+        return pressure_sequence_metrics(require_cell_size(cls.name, spec))
+
+    @classmethod
+    def step_features(cls, spec: DataSpec) -> int:
+        _, h, w = spec.target_shape
+        return int(h * w)
+
+    @classmethod
+    def output_steps(cls, spec: DataSpec) -> int:
+        return int(spec.target_shape[0])
+
+    @classmethod
+    def to_target(cls, y: Tensor, spec: DataSpec) -> Tensor:
+        """`[B, H*W, T]` per-step vectors -> `[B, T, H, W]` maps."""
+        from einops import rearrange
+
+        _, h, w = spec.target_shape
+        return rearrange(y, "b (h w) t -> b t h w", h=h, w=w).contiguous()  # metrics call .view()
+
+    @classmethod
+    def example_figure(cls, examples: Mapping[str, np.ndarray], title: str):
+        from datamodules.tasks.figures import pressure_figure
+
+        return pressure_figure(examples["y_true"][0], examples["y_pred"][0], examples["cell_size_cm"], title)
+
+    @classmethod
+    def planned_samples(cls, trial_seconds: list[float], sample_rate_hz: float, options: Mapping[str, Any]) -> int:
+        return sum(int(d / TYPICAL_STRIDE_S) for d in trial_seconds)
+
+    # -- windowing ----------------------------------------------------------------------------------
     @property
     def channels(self) -> tuple[str, ...]:
         return tuple(self.options.get("channels") or QIAN_CHANNELS_18)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from datamodules.errors import DataError
+from datamodules.naming import BODY_PARTS, KEYPOINTS_19
 from datamodules.recording import SubjectInfo, TrialInfo
-from datamodules.tasks.base import Task, make_samples
+from datamodules.tasks import register_task
+from datamodules.tasks.base import DEFAULT_GRID, INSOLE_TO_POSE, PaperReference, Task, make_samples
+from datamodules.tasks.spec import DataSpec
 
 PELVIS = ("left_hip", "right_hip")
 SHOULDERS = ("left_shoulder", "right_shoulder")
@@ -27,10 +31,59 @@ def normalise_pose(kp: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
     return out
 
 
+@register_task
 class Insole2Pose(Task):
+    """M frames of both insoles -> 3D keypoints at the centre frame (Han, smart insole)."""
+
     name = "insole2pose"
     paper = "Han (smart insole)"
+    description = "left + right insole pressure, M frames -> 19 keypoints in 3D at the centre frame"
+    family = INSOLE_TO_POSE
     default_activities = None
+    metric_info = {"mpjpe_cm": (False, "cm"), **{f"mpjpe_cm_{part}": (False, "cm") for part in BODY_PARTS}}
+    primary_metric = "mpjpe_cm"
+    primary_entry = "mpjpe"
+    readme_metrics = ("mpjpe_cm", "mpjpe_cm_legs", "mpjpe_cm_arms")
+    reference = PaperReference(
+        model="insole_pose_cnn",
+        reported={"mpjpe_cm": "7.43"},
+        protocol="5 people, 30 x 22 insoles at 14 Hz, 63k / 21k / 21k frames for train / val / test",
+    )
+
+    # -- definition ---------------------------------------------------------------------------------
+    @classmethod
+    def default_spec(cls, **overrides: Any) -> DataSpec:
+        grid = tuple(overrides.pop("grid", DEFAULT_GRID))
+        frames = int(overrides.pop("frames", 40))
+        return DataSpec(task=cls.name, input_channels=("left", "right"), input_shape=(2, frames, *grid),
+                        target_shape=(len(KEYPOINTS_19), 3), grid=grid, keypoint_names=KEYPOINTS_19,
+                        frames=frames).replace(**overrides)
+
+    @classmethod
+    def metrics(cls, spec: DataSpec) -> dict[str, Any]:
+        from zoo.metrics.pose import MPJPE
+
+        return {"mpjpe": MPJPE(tuple(spec.keypoint_names or KEYPOINTS_19))}
+
+    @classmethod
+    def example_figure(cls, examples: Mapping[str, np.ndarray], title: str):
+        from datamodules.tasks.figures import skeleton_figure
+
+        names = [str(n) for n in examples["keypoint_names"]]
+        return skeleton_figure(examples["y_true"][0], examples["y_pred"][0], names, title)
+
+    @classmethod
+    def planned_samples(cls, trial_seconds: list[float], sample_rate_hz: float, options: Mapping[str, Any]) -> int:
+        stride = int(options.get("frame_stride", 7))
+        span = (int(options.get("frames", 40)) - 1) * stride + 1
+        step = int(options.get("pose_stride") or stride)
+        return sum(max(0, int((d * sample_rate_hz - span) // step) + 1) for d in trial_seconds)
+
+    @classmethod
+    def input_channel_count(cls, options: Mapping[str, Any]) -> int:
+        return 2
+
+    # -- windowing ----------------------------------------------------------------------------------
     x_mean_axes, x_std_axes = None, (0, 1, 2, 3)  # one pressure scale, zero stays zero
     y_mean_axes, y_std_axes = (), (0,)            # mean pose; one scale per axis
 

@@ -2,23 +2,95 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from datamodules.recording import SubjectInfo, TrialInfo
-from datamodules.tasks.base import FOOT_INDEX, Task, make_samples, stance_pairs
+from datamodules.tasks import register_task
+from datamodules.tasks.base import (
+    DEFAULT_CELL_CM,
+    DEFAULT_GRID,
+    FOOT_INDEX,
+    LANDMARKS_TO_MAP,
+    PaperReference,
+    Task,
+    make_samples,
+    require_cell_size,
+    stance_pairs,
+)
 from datamodules.tasks.landmarks import landmark_cells
+from datamodules.tasks.spec import DataSpec
 
 FEET_DEFAULT = ("right", "left")  # the left foot is stored mirrored, so both share one layout
+STANCE_SHARE = 0.62  # stance share of the gait cycle (SPEC 3.3), for dry-run estimates
 
 
+@register_task
 class Landmarks2Pressure(Task):
+    """Foot geometry + pressure at a few landmark cells -> the full pressure map of that frame (Wang)."""
+
     name = "landmarks2pressure"
     paper = "Wang (J Biomech)"
+    description = "plantar geometry + pressure at 16 (or 2) landmark cells -> the full map of that stance frame"
+    family = LANDMARKS_TO_MAP
     default_activities = ("walk",)
+    metric_info = {
+        "vgrf_accuracy": (True, "%"),
+        "peak_pressure_accuracy": (True, "%"),
+        "cop_error_cm": (False, "cm"),
+        "ssim": (True, ""),
+        "nrmse": (False, "%"),
+    }
+    primary_metric = "cop_error_cm"
+    primary_entry = "cop_error_cm"
+    readme_metrics = ("cop_error_cm", "vgrf_accuracy", "peak_pressure_accuracy", "ssim")
+    reference = PaperReference(
+        model="cbam_unet",
+        reported={"cop_error_cm": "0.8", "vgrf_accuracy": "97.1", "peak_pressure_accuracy": "98.2"},
+        protocol="35 people, 16 landmarks, 5-fold CV",
+    )
+
+    # -- definition ---------------------------------------------------------------------------------
+    @classmethod
+    def default_spec(cls, **overrides: Any) -> DataSpec:
+        grid = tuple(overrides.pop("grid", DEFAULT_GRID))
+        return DataSpec(task=cls.name, input_channels=("geometry", "landmarks"), input_shape=(2, *grid),
+                        target_shape=grid, grid=grid, cell_size_cm=DEFAULT_CELL_CM, landmarks=16).replace(**overrides)
+
+    @classmethod
+    def metrics(cls, spec: DataSpec) -> dict[str, Any]:
+        from zoo.metrics.pressure import (
+            COPError,
+            NormalisedRMSE,
+            PeakPressureAccuracy,
+            PressureSSIM,
+            VGRFAccuracy,
+        )
+
+        cell = require_cell_size(cls.name, spec)
+        return {"vgrf_accuracy": VGRFAccuracy(cell), "peak_pressure_accuracy": PeakPressureAccuracy(),
+                "cop_error_cm": COPError(cell), "ssim": PressureSSIM(), "nrmse": NormalisedRMSE()}
+
+    @classmethod
+    def example_figure(cls, examples: Mapping[str, np.ndarray], title: str):
+        from datamodules.tasks.figures import maps_figure
+
+        return maps_figure(examples["x"], examples["y_true"], examples["y_pred"], title)
+
+    @classmethod
+    def planned_samples(cls, trial_seconds: list[float], sample_rate_hz: float, options: Mapping[str, Any]) -> int:
+        feet = len(options.get("feet") or FEET_DEFAULT)
+        step = int(options.get("frame_step", 2))
+        return sum(int(d * sample_rate_hz * STANCE_SHARE * feet / step) for d in trial_seconds)
+
+    @classmethod
+    def input_channel_count(cls, options: Mapping[str, Any]) -> int:
+        return 2
+
+    # -- windowing ----------------------------------------------------------------------------------
     x_mean_axes, x_std_axes = (1, 2), (1, 2)  # per input channel (geometry, landmarks)
     y_mean_axes, y_std_axes = (), (0, 1)      # centred on the training mean map, one scale
 

@@ -1,4 +1,5 @@
-"""The metrics of every task (SPEC section 5) as torchmetrics `Metric`s, and one collection per task.
+"""The metrics of every task (SPEC section 5) as torchmetrics `Metric`s. Each task picks its own
+(`datamodules.tasks.get_task(name).build_metrics(spec)`); `task_metrics` builds them by task name.
 
     >>> metrics = task_metrics("imu2pressure", cell_size_cm=(0.9, 0.8), prefix="val/")
     >>> metrics.update(pred, target)          # [B, T, H, W] in N/cm^2, any number of batches
@@ -11,10 +12,8 @@ docs/metrics.md.
 
 from __future__ import annotations
 
-from torchmetrics import Metric, MetricCollection
+from torchmetrics import MetricCollection
 
-from datamodules.naming import BODY_PARTS, GRF_AXES, KEYPOINTS_19
-from zoo.errors import ZooError
 from zoo.metrics.grf import SubjectGRFMetrics
 from zoo.metrics.pose import MPJPE
 from zoo.metrics.pressure import (
@@ -37,55 +36,11 @@ from zoo.metrics.pressure import (
 from zoo.metrics.reconstruction import MaskedMSE
 
 __all__ = [
-    "COPError", "MPJPE", "MaskedMSE", "METRIC_INFO", "NormalisedRMSE", "PRIMARY_METRIC", "PeakPressureAccuracy",
-    "PeakPressureError", "PressureMAE", "PressureMSE", "PressureR2Score", "PressureRMSE", "PressureSSIM", "SubjectGRFMetrics", "TASKS", "VGRFAccuracy",
+    "COPError", "MPJPE", "MaskedMSE", "NormalisedRMSE", "PeakPressureAccuracy", "PeakPressureError", "PressureMAE",
+    "PressureMSE", "PressureR2Score", "PressureRMSE", "PressureSSIM", "SubjectGRFMetrics", "VGRFAccuracy",
     "VGRFPearson", "VGRFRMSE", "cop_from_pressure", "loaded_frames", "task_metrics", "vgrf_from_pressure",
 ]
 
-TASKS = ("imu2pressure", "imu2grf", "landmarks2pressure", "insole2pose", "pretrain")
-
-# The single number that ranks models on a task (justified in docs/metrics.md).
-PRIMARY_METRIC: dict[str, tuple[str, bool]] = {
-    "imu2pressure": ("rmse", False),
-    "imu2grf": ("r_vertical", True),
-    "landmarks2pressure": ("cop_error_cm", False),
-    "insole2pose": ("mpjpe_cm", False),
-    "pretrain": ("masked_mse", False),
-}
-
-_GRF_INFO = {
-    **{f"r_{axis}": (True, "") for axis in GRF_AXES},
-    **{f"rmse_{axis}": (False, "BW") for axis in GRF_AXES},
-    "rrmse_vertical": (False, "%"),
-    "peak_vgrf_r": (True, ""),
-    "peak_vgrf_rmse": (False, "BW"),
-}
-
-# metric name (without split prefix) -> (higher_is_better, unit). A spread across subjects is better small.
-METRIC_INFO: dict[str, tuple[bool, str]] = {
-    "mse": (False, "(N/cm^2)^2"),
-    "mae": (False, "N/cm^2"),
-    "rmse": (False, "N/cm^2"),
-    "r2": (True, ""),
-    "ssim": (True, ""),
-    "ppe": (False, "N/cm^2"),
-    "vgrf_r": (True, ""),
-    "vgrf_rmse": (False, "N"),
-    "cop_error_cm": (False, "cm"),
-    "vgrf_accuracy": (True, "%"),
-    "peak_pressure_accuracy": (True, "%"),
-    "nrmse": (False, "%"),
-    **_GRF_INFO,
-    **{f"{name}_sd": (False, unit) for name, (_, unit) in _GRF_INFO.items()},
-    "mpjpe_cm": (False, "cm"),
-    **{f"mpjpe_cm_{part}": (False, "cm") for part in BODY_PARTS},
-    "masked_mse": (False, "(normalised units)^2"),
-}
-
-
-# the collection entry that reports each task's primary metric
-_PRIMARY_ENTRY = {"imu2pressure": "rmse", "landmarks2pressure": "cop_error_cm", "imu2grf": "grf",
-                  "insole2pose": "mpjpe", "pretrain": "masked_mse"}
 
 
 def task_metrics(task: str, *, cell_size_cm: tuple[float, float] | None = None, body_parts: dict | None = None,
@@ -93,49 +48,35 @@ def task_metrics(task: str, *, cell_size_cm: tuple[float, float] | None = None, 
                  primary_only: bool = False) -> MetricCollection:
     """The metrics of `task` as one collection whose keys start with `prefix` (`val/`, `test/`).
 
-    Args:
-        primary_only: only the entry that reports the task's primary metric (cheap per-epoch validation;
-            SSIM and COP over every validation stance would cost more than the training step).
-        cell_size_cm: pressure cell size `(along the length, across the width)`; needed by the pressure tasks.
-        body_parts: part name -> keypoint names for `insole2pose` (default `naming.BODY_PARTS`).
-        keypoint_names: the keypoints of the target rows for `insole2pose` (default `naming.KEYPOINTS_19`).
+    The task owns its metrics (`datamodules.tasks.get_task(task).build_metrics(spec)`); this builds them
+    for the task's default spec with the given cell size and keypoints.
     """
-    if task not in TASKS:
-        raise ZooError(f"task: expected one of {list(TASKS)}, found '{task}'")
-    if task in ("imu2pressure", "landmarks2pressure") and cell_size_cm is None:
-        raise ZooError(
-            f"task '{task}' needs cell_size_cm (the pressure cell size, from the recording's "
-            "pressure cell_size_m attribute) to derive vGRF and COP; found None"
-        )
-    metrics: dict[str, Metric]
-    if task == "imu2pressure":
-        metrics = {
-            "mse": PressureMSE(),
-            "mae": PressureMAE(),
-            "rmse": PressureRMSE(),
-            "r2": PressureR2Score(),
-            "ssim": PressureSSIM(),
-            "ppe": PeakPressureError(),
-            "vgrf_r": VGRFPearson(cell_size_cm),
-            "vgrf_rmse": VGRFRMSE(cell_size_cm),
-            "cop_error_cm": COPError(cell_size_cm),
-        }
-    elif task == "landmarks2pressure":
-        metrics = {
-            "vgrf_accuracy": VGRFAccuracy(cell_size_cm),
-            "peak_pressure_accuracy": PeakPressureAccuracy(),
-            "cop_error_cm": COPError(cell_size_cm),
-            "ssim": PressureSSIM(),
-            "nrmse": NormalisedRMSE(),
-        }
-    elif task == "imu2grf":
-        metrics = {"grf": SubjectGRFMetrics()}
-    elif task == "insole2pose":
-        metrics = {"mpjpe": MPJPE(tuple(keypoint_names or KEYPOINTS_19), body_parts)}
-    else:
-        metrics = {"masked_mse": MaskedMSE()}
-    if primary_only:
-        metrics = {k: v for k, v in metrics.items() if k == _PRIMARY_ENTRY[task]}
-    # compute_groups=False: grouping makes metrics share state when their states are equal after the first
-    # update, and metrics of one class fed different inputs (cells vs vGRF) can coincide on a perfect batch.
-    return MetricCollection(metrics, prefix=prefix, compute_groups=False)
+    from datamodules.tasks import get_task
+
+    cls = get_task(task)
+    overrides: dict = {"cell_size_cm": cell_size_cm}
+    if keypoint_names is not None:
+        overrides["keypoint_names"] = tuple(keypoint_names)
+    spec = cls.default_spec(**overrides)
+    if body_parts is not None:
+        metrics = cls.metrics(spec)
+        metrics = {k: MPJPE(tuple(spec.keypoint_names), body_parts) if isinstance(v, MPJPE) else v
+                   for k, v in metrics.items()}
+        if primary_only:
+            metrics = {k: v for k, v in metrics.items() if k == cls.primary_entry}
+        return MetricCollection(metrics, prefix=prefix, compute_groups=False)
+    return cls.build_metrics(spec, prefix=prefix, primary_only=primary_only)
+
+
+def __getattr__(name: str):
+    """`PRIMARY_METRIC`, `METRIC_INFO` and `TASKS` now come from the task registry (kept for one release)."""
+    from datamodules.tasks import TASKS as TASK_CLASSES
+    from datamodules.tasks import list_tasks
+
+    if name == "TASKS":
+        return tuple(list_tasks())
+    if name == "PRIMARY_METRIC":
+        return {n: (c.primary_metric, c.metric_description(c.primary_metric)[0]) for n, c in TASK_CLASSES.items()}
+    if name == "METRIC_INFO":
+        return {m: info for c in TASK_CLASSES.values() for m, info in c.metric_info.items()}
+    raise AttributeError(f"module 'zoo.metrics' has no attribute '{name}'")

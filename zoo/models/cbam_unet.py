@@ -13,13 +13,17 @@ total variation, all in normalised pressure units (see `total_force_error`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from datamodules.tasks import LANDMARKS_TO_MAP, DataSpec
 from zoo.errors import ZooError
+from zoo.model import ZooModel
 from zoo.registry import register_model
-from zoo.task import LOSSES, BaseTask
 
 PAPER_WIDTHS = (64, 128, 256, 512, 512, 512)
 
@@ -178,9 +182,49 @@ def total_variation(x: Tensor) -> Tensor:
     return (x[..., :, 1:] - x[..., :, :-1]).abs().mean() + (x[..., 1:, :] - x[..., :-1, :]).abs().mean()
 
 
+# -- the networks ------------------------------------------------------------------------------
+class UNetNet(nn.Module):
+    """`[B, C, H, W]` (geometry + landmark image) -> `[B, H, W]`: one stride-2 encoder over the stacked input,
+    the U-Net decoder and `R tanh(z / R)`. Any grid: the input is padded to a multiple of 2 ** len(widths) and
+    the output cropped back."""
+
+    def __init__(self, in_channels: int, *, widths: Sequence[int] = (16, 32, 64), output_range: float = 40.0,
+                 bn_momentum: float = 0.3) -> None:
+        super().__init__()
+        widths = tuple(widths)
+        if len(widths) < 2:
+            raise ZooError(f"{type(self).__name__}: widths needs at least 2 stages, found {widths}")
+        self.output_range = output_range
+        self.multiple = 2 ** len(widths)
+        self.encoder = self.build_encoder(in_channels, widths, bn_momentum)
+        self.decoder = Decoder(widths, self.build_refine(2 * widths[0]), bn_momentum)
+
+    def build_encoder(self, in_channels: int, widths: tuple[int, ...], momentum: float) -> nn.Module:
+        return Encoder(in_channels, widths, momentum)
+
+    def build_refine(self, channels: int) -> nn.Module:
+        return nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        x, (rows, cols) = pad_to_multiple(x, self.multiple)
+        z = self.decoder(self.encoder(x))[:, rows, cols]
+        return self.output_range * torch.tanh(z / self.output_range)
+
+
+class CBAMUNetNet(UNetNet):
+    """`UNetNet` with one encoder per input image fused at every scale (concatenation, 1x1 convolution,
+    CBAM) and a last CBAM on the finest decoder concatenation."""
+
+    def build_encoder(self, in_channels: int, widths: tuple[int, ...], momentum: float) -> nn.Module:
+        return FusedEncoder(in_channels, widths, momentum)
+
+    def build_refine(self, channels: int) -> nn.Module:
+        return CBAM(channels)
+
+
 # -- the models --------------------------------------------------------------------------------
 @register_model("unet")
-class UNet(BaseTask):
+class UNet(ZooModel):
     """Plain U-Net baseline: one encoder over the stacked geometry + landmark image, no attention.
 
     Depth and widths per preset as the CBAM U-Net (six stride-2 stages 64-512 in the paper preset), and the
@@ -201,14 +245,17 @@ class UNet(BaseTask):
             scale must follow the scale of the landmark pressures, which a per-sample norm would remove.
     """
 
-    supported_tasks = ("landmarks2pressure",)
+    families = (LANDMARKS_TO_MAP,)
+    network = UNetNet
     paper = "baseline (Ronneberger et al. 2015)"
     presets = {
-        "small": {"widths": (16, 32, 64), "output_range": 40.0, "force_weight": 1.0, "tv_weight": 1e-5,
-                  "bn_momentum": 0.3, "loss": "l1", "lr": 1e-3},
-        "paper": {"widths": PAPER_WIDTHS, "output_range": 40.0, "force_weight": 1.0, "tv_weight": 1e-5,
-                  "bn_momentum": 0.1, "loss": "l1", "lr": 2e-4, "betas": (0.5, 0.999), "weight_decay": 1e-5,
-                  "scheduler": "step", "step_size": 20, "step_gamma": 0.5},
+        "small": {"net": {"widths": (16, 32, 64), "output_range": 40.0, "bn_momentum": 0.3},
+                  "optim": {"lr": 1e-3},
+                  "loss": {"loss": "l1", "force_weight": 1.0, "tv_weight": 1e-5}},
+        "paper": {"net": {"widths": PAPER_WIDTHS, "output_range": 40.0, "bn_momentum": 0.1},
+                  "optim": {"lr": 2e-4, "betas": (0.5, 0.999), "weight_decay": 1e-5, "scheduler": "step",
+                            "step_size": 20, "step_gamma": 0.5},
+                  "loss": {"loss": "l1", "force_weight": 1.0, "tv_weight": 1e-5}},
     }
     paper_data = {"grid": [64, 64]}
 
@@ -216,31 +263,18 @@ class UNet(BaseTask):
                  force_weight: float | None = None, tv_weight: float | None = None,
                  bn_momentum: float | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        cfg = self.resolve(widths=widths, output_range=output_range, force_weight=force_weight,
-                           tv_weight=tv_weight, bn_momentum=bn_momentum)
-        if len(cfg.widths) < 2:
-            raise ZooError(f"model '{self.model_name}': widths needs at least 2 stages, found {cfg.widths}")
-        self.cfg = cfg
-        self.multiple = 2 ** len(cfg.widths)
-        self.encoder = self.build_encoder()
-        self.decoder = Decoder(cfg.widths, self.build_refine(2 * cfg.widths[0]), cfg.bn_momentum)
+        self.weights = self.resolve("loss", force_weight=force_weight, tv_weight=tv_weight)
+        self.net = self.build_net(widths=widths, output_range=output_range, bn_momentum=bn_momentum)
 
-    def build_encoder(self) -> nn.Module:
-        return Encoder(self.in_channels, self.cfg.widths, self.cfg.bn_momentum)
-
-    def build_refine(self, channels: int) -> nn.Module:
-        return nn.Identity()
-
-    def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        x, (rows, cols) = pad_to_multiple(batch["x"], self.multiple)
-        z = self.decoder(self.encoder(x))[:, rows, cols]
-        return self.cfg.output_range * torch.tanh(z / self.cfg.output_range)
+    @classmethod
+    def network_shapes(cls, spec: DataSpec) -> dict[str, Any]:
+        return {"in_channels": len(spec.input_channels)}
 
     def compute_loss(self, out: dict[str, Tensor], target: Tensor, batch: dict[str, Tensor]) -> Tensor:
         y = out["y"]
-        return (LOSSES[self.train_cfg.loss](y, target)
-                + self.cfg.force_weight * total_force_error(y, target, self.target_std)
-                + self.cfg.tv_weight * total_variation(y))
+        return (super().compute_loss(out, target, batch)
+                + self.weights.force_weight * total_force_error(y, target, self.target_std)
+                + self.weights.tv_weight * total_variation(y))
 
 
 @register_model("cbam_unet")
@@ -258,10 +292,5 @@ class CBAMUNet(UNet):
     the hand count is in tests/test_cbam_unet.py).
     """
 
+    network = CBAMUNetNet
     paper = "Wang et al. (J Biomech)"
-
-    def build_encoder(self) -> nn.Module:
-        return FusedEncoder(self.in_channels, self.cfg.widths, self.cfg.bn_momentum)
-
-    def build_refine(self, channels: int) -> nn.Module:
-        return CBAM(channels)

@@ -1,17 +1,34 @@
-"""What the closed-form baselines share: they fit from sufficient statistics gathered in one pass
-over the training data, with no optimiser, inside the same Lightning loop as every other model."""
+"""What the closed-form baselines share: they fit from sufficient statistics gathered in one pass over the
+training data, with no optimiser, inside the same Lightning loop as every other model.
+
+The fitting protocol (two hooks a closed-form model implements):
+
+1. `accumulate(batch, target)`: called for every training batch of the first epoch (normalised targets);
+   adds the batch to the model's sufficient statistics (buffers named in `statistics`).
+2. `solve(val_batches)`: called once, right after the last training batch and before validation, with an
+   iterable over the validation batches (models that choose a penalty score it there; others ignore it).
+   Fits the network's buffers from the statistics.
+
+Under DDP the statistics are summed over processes before `solve`, so every process fits the same model.
+Outside Lightning, `fit_closed_form(train_batches, val_batches)` runs both hooks.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, ClassVar
 
+from lightning.pytorch.utilities import move_data_to_device
 from torch import Tensor
 
-from zoo.task import BaseTask
+from zoo.model import ZooModel
 
 
-class ClosedFormTask(BaseTask):
-    """One epoch collects statistics (`accumulate`); `solve` turns them into the fitted model."""
+class ClosedFormModel(ZooModel):
+    """One epoch collects statistics (`accumulate`); `solve` turns them into the fitted network."""
+
+    statistics: ClassVar[tuple[str, ...]] = ()  # buffers summed over DDP processes before `solve`
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -20,18 +37,58 @@ class ClosedFormTask(BaseTask):
     def configure_optimizers(self) -> None:
         return None
 
-    def accumulate(self, batch: dict[str, Tensor], target: Tensor) -> None:
+    # -- the two hooks ---------------------------------------------------------------------------
+    def accumulate(self, batch: Mapping[str, Tensor], target: Tensor) -> None:
         """Add a training batch (normalised targets) to the sufficient statistics."""
         raise NotImplementedError
 
-    def solve(self) -> None:
-        """Fit from the statistics gathered so far (a no-op where prediction reads them directly)."""
+    def solve(self, val_batches: Iterable[Mapping[str, Tensor]] = ()) -> None:
+        """Fit the network from the statistics gathered so far."""
+        raise NotImplementedError
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+    # -- outside Lightning -----------------------------------------------------------------------
+    def fit_closed_form(self, train_batches: Iterable[Mapping[str, Tensor]],
+                        val_batches: Iterable[Mapping[str, Tensor]] = ()) -> None:
+        for batch in train_batches:
+            self.accumulate(batch, self.normalise(self.target(batch)))
+        self.solve(val_batches)
+
+    # -- inside Lightning ------------------------------------------------------------------------
+    def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         if self.current_epoch == 0:  # one pass is all a closed form needs; later epochs change nothing
             self.accumulate(batch, self.normalise(self.target(batch)))
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.current_epoch == 0 and batch_idx == self.trainer.num_training_batches - 1:
+            self._sum_statistics_over_processes()
+            self.solve(self._validation_batches())
 
     def on_train_epoch_end(self) -> None:
         # One pass gathers every statistic. Without an optimiser `global_step` never advances, so a
         # `max_steps` limit would never fire; stop explicitly instead of looping over empty epochs.
         self.trainer.should_stop = True
+
+    def _sum_statistics_over_processes(self) -> None:
+        if self.trainer.world_size <= 1:
+            return
+        for name in self.statistics:
+            buffer = getattr(self, name)
+            buffer.copy_(self.trainer.strategy.reduce(buffer.clone(), reduce_op="sum"))
+
+    def _validation_batches(self) -> Iterator[Mapping[str, Tensor]]:
+        """The validation data (all of it, or `limit_val_batches` of it), on this model's device."""
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is None:
+            return iter(())
+        loader = datamodule.val_dataloader()
+        limit = self.trainer.limit_val_batches
+        if isinstance(limit, int):
+            batches = itertools.islice(loader, limit)
+        elif limit < 1.0:
+            batches = itertools.islice(loader, max(1, int(len(loader) * limit)))
+        else:
+            batches = iter(loader)
+        return (move_data_to_device(b, self.device) for b in batches)
+
+
+ClosedFormTask = ClosedFormModel  # the pre-0.2 name

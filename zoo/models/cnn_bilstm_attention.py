@@ -11,9 +11,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from zoo.models.heads import apply_head, sequence_head
+from datamodules.tasks import SEQUENCE_TO_STEPS
+from zoo.model import ZooModel
+from zoo.models.heads import PerStepHead
 from zoo.registry import register_model
-from zoo.task import BaseTask
 
 
 class TemporalAttention(nn.Module):
@@ -32,15 +33,44 @@ class TemporalAttention(nn.Module):
         return context, weights
 
 
-@register_model("cnn_bilstm_attention")
-class CNNBiLSTMAttention(BaseTask):
-    """Conv1d -> ReLU -> BatchNorm1d, a bidirectional LSTM, temporal attention, and the shared head.
+class CNNBiLSTMAttentionNet(nn.Module):
+    """`[B, C, T]` -> `[B, out_features, steps]`: Conv1d -> ReLU -> BatchNorm1d, a bidirectional LSTM, temporal
+    attention, and the shared per-step head on `[h_t ; c]` (state and context), fusing body mass when given."""
 
-    Per step the head sees `[h_t ; c]` (the step's BiLSTM state and the attention context), plus the
-    body-mass embedding on `imu2pressure`. The paper gives the CNN (256 filters, kernel 3), the 3 BiLSTM
-    layers and the training settings but neither a hidden size, an attention size, nor a decoder width and
-    no parameter total; the paper preset uses 128 units per direction, a 128-wide attention projection and
-    a 256-wide decoder, which measures 1,500,720 parameters on the default 18 x 101 -> 101 x 32 x 16 data.
+    def __init__(self, in_channels: int, out_features: int, steps: int, *, with_body_mass: bool = False,
+                 conv_channels: int = 64, hidden: int = 32, layers: int = 2, attention_dim: int = 32,
+                 head_hidden: int = 64, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(  # the paper's order: activation before normalisation
+            nn.Conv1d(in_channels, conv_channels, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.BatchNorm1d(conv_channels),
+        )
+        self.lstm = nn.LSTM(conv_channels, hidden, num_layers=layers, batch_first=True, bidirectional=True,
+                            dropout=dropout if layers > 1 else 0.0)
+        self.attention = TemporalAttention(2 * hidden, attention_dim)
+        self.head = PerStepHead(4 * hidden, out_features, steps, mass_dim=16 if with_body_mass else 0,
+                                hidden=head_hidden, dropout=dropout)
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-step features `[B, 4 * hidden, T]` (state and context) and attention weights `[B, T]`."""
+        states, _ = self.lstm(self.conv(x).transpose(1, 2))
+        context, weights = self.attention(states)
+        features = torch.cat([states, context[:, None, :].expand_as(states)], dim=2)
+        return features.transpose(1, 2), weights
+
+    def forward(self, x: Tensor, body_mass: Tensor | None = None) -> Tensor:
+        return self.head(self.encode(x)[0], body_mass)
+
+
+@register_model("cnn_bilstm_attention")
+class CNNBiLSTMAttention(ZooModel):
+    """CNN-BiLSTM with temporal attention (Qian 2025) on any sequence-to-steps task.
+
+    The paper gives the CNN (256 filters, kernel 3), the 3 BiLSTM layers and the training settings but
+    neither a hidden size, an attention size, nor a decoder width and no parameter total; the paper preset
+    uses 128 units per direction, a 128-wide attention projection and a 256-wide decoder, which measures
+    1,500,720 parameters on the default 18 x 101 -> 101 x 32 x 16 data.
 
     Args:
         conv_channels: filters of the 1D convolution (kernel 3, same padding).
@@ -51,46 +81,31 @@ class CNNBiLSTMAttention(BaseTask):
         dropout: between LSTM layers and in the decoder.
     """
 
-    supported_tasks = ("imu2pressure", "imu2grf")
+    families = (SEQUENCE_TO_STEPS,)
+    default_task = "imu2pressure"
+    network = CNNBiLSTMAttentionNet
     paper = "Qian 2025"
     presets = {
         # small: AdamW with weight decay and dropout 0.3. In a subject-wise split most of the pressure error is
         # the held-out person's footprint, which leg kinematics barely reveal (benchmarks/pressure_variance.py);
         # with dropout 0.1 and no decay the network memorised the training people's footprints and scored
         # worse than the mean predictor on unseen ones (quick suite, 3 folds: RMSE 2.23 vs 2.13 with decay).
-        "small": {"conv_channels": 64, "hidden": 32, "layers": 2, "attention_dim": 32, "head_hidden": 64,
-                  "dropout": 0.3, "lr": 2e-3, "optimizer": "adamw", "weight_decay": 0.05},
-        "paper": {"conv_channels": 256, "hidden": 128, "layers": 3, "attention_dim": 128, "head_hidden": 256,
-                  "dropout": 0.17, "lr": 1.86e-4, "optimizer": "adam", "scheduler": "plateau",
-                  "plateau_patience": 5, "plateau_factor": 0.5},
+        "small": {"net": {"conv_channels": 64, "hidden": 32, "layers": 2, "attention_dim": 32, "head_hidden": 64,
+                          "dropout": 0.3},
+                  "optim": {"lr": 2e-3, "optimizer": "adamw", "weight_decay": 0.05}},
+        "paper": {"net": {"conv_channels": 256, "hidden": 128, "layers": 3, "attention_dim": 128,
+                          "head_hidden": 256, "dropout": 0.17},
+                  "optim": {"lr": 1.86e-4, "optimizer": "adam", "scheduler": "plateau", "plateau_patience": 5,
+                            "plateau_factor": 0.5}},
     }
 
     def __init__(self, conv_channels: int | None = None, hidden: int | None = None, layers: int | None = None,
                  attention_dim: int | None = None, head_hidden: int | None = None, dropout: float | None = None,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        cfg = self.resolve(conv_channels=conv_channels, hidden=hidden, layers=layers, attention_dim=attention_dim,
-                           head_hidden=head_hidden, dropout=dropout)
-        self.conv = nn.Sequential(  # the paper's order: activation before normalisation
-            nn.Conv1d(self.in_channels, cfg.conv_channels, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.BatchNorm1d(cfg.conv_channels),
-        )
-        self.lstm = nn.LSTM(cfg.conv_channels, cfg.hidden, num_layers=cfg.layers, batch_first=True,
-                            bidirectional=True, dropout=cfg.dropout if cfg.layers > 1 else 0.0)
-        self.attention = TemporalAttention(2 * cfg.hidden, cfg.attention_dim)
-        self.head = sequence_head(self.spec, 4 * cfg.hidden, hidden=cfg.head_hidden, dropout=cfg.dropout)
-
-    def encode(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """Per-step features `[B, 4 * hidden, T]` (state and context) and attention weights `[B, T]`."""
-        states, _ = self.lstm(self.conv(batch["x"]).transpose(1, 2))
-        context, weights = self.attention(states)
-        features = torch.cat([states, context[:, None, :].expand_as(states)], dim=2)
-        return features.transpose(1, 2), weights
+        self.net = self.build_net(conv_channels=conv_channels, hidden=hidden, layers=layers,
+                                  attention_dim=attention_dim, head_hidden=head_hidden, dropout=dropout)
 
     def attention_weights(self, batch: dict[str, Tensor]) -> Tensor:
         """How much each input step contributes to the context, `[B, T]` (rows sum to 1)."""
-        return self.encode(batch)[1]
-
-    def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        return apply_head(self.head, self.spec, self.encode(batch)[0], batch)
+        return self.net.encode(batch["x"])[1]

@@ -1,8 +1,9 @@
-"""Task heads shared by every sequence encoder, so leaderboards compare encoders, not heads.
+"""The per-step head shared by every sequence encoder, so leaderboards compare encoders, not heads.
 
-An encoder turns `[B, C, T]` into per-step features `[B, F, T]`; a head turns those into the task's
-target: a pressure map per step (`imu2pressure`) or a GRF vector per step (`imu2grf`). When the task
-provides body mass (Qian 2025's personalisation), the head fuses it for every encoder alike.
+An encoder turns `[B, C, T]` into per-step features `[B, F, T]`; the head turns those into `out_features`
+values per output step (`[B, out_features, steps]`), and the task lays them out as its target (a pressure
+map per step, a GRF vector per step, or all of them at once). When the data carry body mass (Qian 2025's
+personalisation), the head fuses it for every encoder alike.
 """
 
 from __future__ import annotations
@@ -50,22 +51,20 @@ class PerStepHead(nn.Module):
         return self.net(features)
 
 
-def sequence_head(spec: dict, features: int, *, hidden: int = 0, dropout: float = 0.0,
+def sequence_head(spec, features: int, *, hidden: int = 0, dropout: float = 0.0,
                   mass_dim: int = 16) -> PerStepHead:
-    """The head for `spec['task']`: a `[T, H, W]` map decoder or a `[C_out, T]` per-step regressor."""
-    target = list(spec["target_shape"])
-    use_mass = mass_dim if spec.get("has_body_mass") else 0
-    if spec["task"] == "imu2pressure":
-        steps, h, w = target
-        return PerStepHead(features, h * w, steps, mass_dim=use_mass, hidden=hidden, dropout=dropout)
-    out_dim, steps = target
-    return PerStepHead(features, out_dim, steps, mass_dim=use_mass, hidden=hidden, dropout=dropout)
+    """Deprecated (0.2): build `PerStepHead(features, task.step_features(spec), task.output_steps(spec))`."""
+    from datamodules.tasks import DataSpec, get_task
+
+    spec = DataSpec.from_dict(spec)
+    task = get_task(spec.task)
+    return PerStepHead(features, task.step_features(spec), task.output_steps(spec),
+                       mass_dim=mass_dim if spec.has_body_mass else 0, hidden=hidden, dropout=dropout)
 
 
-def apply_head(head: PerStepHead, spec: dict, features: Tensor, batch: dict[str, Tensor]) -> Tensor:
-    """Run the head and lay its output out as the task's target (`[B, T, H, W]` maps or `[B, C, T]`)."""
-    out = head(features, batch.get("body_mass"))
-    if spec["task"] == "imu2pressure":
-        steps, h, w = spec["target_shape"]
-        return out.transpose(1, 2).reshape(-1, steps, h, w).contiguous()  # metrics call .view()
-    return out
+def apply_head(head: PerStepHead, spec, features: Tensor, batch: dict[str, Tensor]) -> Tensor:
+    """Deprecated (0.2): run the head and lay its output out as the task's target."""
+    from datamodules.tasks import DataSpec, get_task
+
+    spec = DataSpec.from_dict(spec)
+    return get_task(spec.task).to_target(head(features, batch.get("body_mass")), spec)

@@ -27,9 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from datamodules.tasks import INSOLE_TO_POSE, DataSpec
 from zoo.errors import ZooError
+from zoo.model import ZooModel
 from zoo.registry import register_model
-from zoo.task import LOSSES, BaseTask
 
 VOLUME_AXES = (1, 0, 2)  # pose axis held by each volume dim (y, x, z); a swap, so also dim of each pose axis
 SOFT_ARGMAX_EPS = 1e-6
@@ -119,9 +120,69 @@ def gaussian_heatmaps(points: Tensor, size: Sequence[int], lo: Tensor, hi: Tenso
     return torch.einsum("bki,bkj,bkl->bkijl", *profiles)
 
 
+# -- the network -------------------------------------------------------------------------------
+class InsolePoseNet(nn.Module):
+    """Insoles `[B, 2, M, H, W]` -> keypoints `[B, K, 3]` (metres) through per-foot 2D encoders, a lifted
+    volume, a 3D heatmap decoder and soft-argmax over the coordinate box (`box_lo`, `box_hi` buffers, set from
+    training statistics with `set_box`; the unit box until then)."""
+
+    def __init__(self, frames: int, keypoints: int, *, encoder_widths: Sequence[int] = (8, 16, 16, 16),
+                 decoder_widths: Sequence[int] = (16, 16, 8), encoder_grid: Sequence[int] = (16, 8),
+                 heatmap_size: Sequence[int] = (10, 10, 9), box_margin: float = 3.0) -> None:
+        super().__init__()
+        if len(encoder_widths) != 4 or len(decoder_widths) != 3 or len(heatmap_size) != 3:
+            raise ZooError("insole_pose_cnn: expected 4 encoder_widths, 3 decoder_widths and a 3-axis "
+                           f"heatmap_size, found {encoder_widths}, {decoder_widths}, {heatmap_size}")
+        self.encoder_grid = tuple(encoder_grid)
+        self.heatmap_size = tuple(heatmap_size)
+        self.box_margin = box_margin
+        h, w = (n // 4 for n in self.encoder_grid)
+        if h < 1 or w < 1:
+            raise ZooError(f"insole_pose_cnn: encoder_grid {tuple(encoder_grid)} is below 4 x 4 cells")
+        self.voxels = (h, 2 * w, min(heatmap_size) // 2)
+        self.left = FootEncoder(frames, encoder_widths)
+        self.right = FootEncoder(frames, encoder_widths)
+        (k1, p1), (k2, p2), (k4, p4) = plan_decoder(self.voxels, heatmap_size)
+        c1, c2, c3 = decoder_widths
+        self.decoder = nn.Sequential(
+            conv_block(nn.Conv3d(encoder_widths[-1] + 1, c1, k1, padding=p1), c1, dims=3),
+            conv_block(nn.Conv3d(c1, c2, k2, padding=p2), c2, dims=3),
+            conv_block(nn.ConvTranspose3d(c2, c3, 2, stride=2), c3, dims=3),
+            conv_block(nn.Conv3d(c3, keypoints, k4, padding=p4), keypoints, dims=3),
+        )
+        self.register_buffer("box_lo", torch.full((3,), -1.0))
+        self.register_buffer("box_hi", torch.full((3,), 1.0))
+
+    def set_box(self, mean: Tensor, std: Tensor) -> None:
+        """End-voxel positions (m) per volume dim: every keypoint's training mean +/- `box_margin` std."""
+        spread = self.box_margin * std
+        self.box_lo.copy_((mean - spread).amin(0)[list(VOLUME_AXES)])
+        self.box_hi.copy_((mean + spread).amax(0)[list(VOLUME_AXES)])
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Insoles `[B, 2, M, H, W]` -> both feet's features side by side `[B, C, h, 2w]` (left first)."""
+        if tuple(x.shape[-2:]) != self.encoder_grid:
+            feet, frames = x.shape[1:3]
+            x = F.interpolate(x.flatten(1, 2), size=self.encoder_grid, mode="bilinear", align_corners=False,
+                              antialias=True)
+            x = x.unflatten(1, (feet, frames))
+        return torch.cat([self.left(x[:, 0]), self.right(x[:, 1])], dim=-1)
+
+    def heatmaps(self, x: Tensor) -> Tensor:
+        """Insoles -> one heatmap per keypoint `[B, K, *heatmap_size]`, clipped to [0, 1]."""
+        return self.decoder(lift(self.encode(x), self.voxels[2])).clamp(0.0, 1.0)
+
+    def keypoints(self, heatmap: Tensor) -> Tensor:
+        """Soft-argmax of the heatmaps in the box, in pose axis order `[B, K, 3]` (metres)."""
+        return soft_argmax(heatmap, self.box_lo, self.box_hi)[..., list(VOLUME_AXES)]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.keypoints(self.heatmaps(x))
+
+
 # -- the model ---------------------------------------------------------------------------------
 @register_model("insole_pose_cnn")
-class InsolePoseCNN(BaseTask):
+class InsolePoseCNN(ZooModel):
     """Dual-encoder insole CNN with a 3D heatmap decoder and soft-argmax (Han et al., smart insole).
 
     The paper fixes the layer pattern (encoder: 4 convs, kernel 3, padding 1, max-pool after the 2nd and
@@ -150,16 +211,19 @@ class InsolePoseCNN(BaseTask):
         box_margin: half-margin of the coordinate box in training standard deviations.
     """
 
-    supported_tasks = ("insole2pose",)
+    families = (INSOLE_TO_POSE,)
+    network = InsolePoseNet
     paper = "Han et al. (smart insole)"
     paper_data = {"grid": [30, 22], "frames": 40}
     presets = {
-        "small": {"encoder_widths": [8, 16, 16, 16], "decoder_widths": [16, 16, 8], "encoder_grid": [16, 8],
-                  "heatmap_size": [10, 10, 9], "sigma": 1.0, "heatmap_weight": 10.0, "keypoint_weight": 1.0,
-                  "box_margin": 3.0, "lr": 3e-3},
-        "paper": {"encoder_widths": [32, 64, 128, 256], "decoder_widths": [256, 128, 64],
-                  "encoder_grid": [30, 22], "heatmap_size": [20, 20, 18], "sigma": 1.0,
-                  "heatmap_weight": 1000.0, "keypoint_weight": 1.0, "box_margin": 3.0, "lr": 1e-4},
+        "small": {"net": {"encoder_widths": [8, 16, 16, 16], "decoder_widths": [16, 16, 8], "encoder_grid": [16, 8],
+                          "heatmap_size": [10, 10, 9], "box_margin": 3.0},
+                  "optim": {"lr": 3e-3},
+                  "loss": {"sigma": 1.0, "heatmap_weight": 10.0, "keypoint_weight": 1.0}},
+        "paper": {"net": {"encoder_widths": [32, 64, 128, 256], "decoder_widths": [256, 128, 64],
+                          "encoder_grid": [30, 22], "heatmap_size": [20, 20, 18], "box_margin": 3.0},
+                  "optim": {"lr": 1e-4},
+                  "loss": {"sigma": 1.0, "heatmap_weight": 1000.0, "keypoint_weight": 1.0}},
     }
 
     def __init__(self, encoder_widths: Sequence[int] | None = None, decoder_widths: Sequence[int] | None = None,
@@ -167,65 +231,42 @@ class InsolePoseCNN(BaseTask):
                  sigma: float | None = None, heatmap_weight: float | None = None,
                  keypoint_weight: float | None = None, box_margin: float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        cfg = self.resolve(encoder_widths=encoder_widths, decoder_widths=decoder_widths,
-                           encoder_grid=encoder_grid, heatmap_size=heatmap_size, sigma=sigma,
-                           heatmap_weight=heatmap_weight, keypoint_weight=keypoint_weight, box_margin=box_margin)
-        if len(cfg.encoder_widths) != 4 or len(cfg.decoder_widths) != 3 or len(cfg.heatmap_size) != 3:
-            raise ZooError("insole_pose_cnn: expected 4 encoder_widths, 3 decoder_widths and a 3-axis "
-                           f"heatmap_size, found {cfg.encoder_widths}, {cfg.decoder_widths}, {cfg.heatmap_size}")
-        self.cfg = cfg
-        frames = self.input_shape[1]
-        keypoints = self.target_shape[0]
-        h, w = (n // 4 for n in cfg.encoder_grid)
-        if h < 1 or w < 1:
-            raise ZooError(f"insole_pose_cnn: encoder_grid {cfg.encoder_grid} is below 4 x 4 cells")
-        self.voxels = (h, 2 * w, min(cfg.heatmap_size) // 2)
-        self.left = FootEncoder(frames, cfg.encoder_widths)
-        self.right = FootEncoder(frames, cfg.encoder_widths)
-        (k1, p1), (k2, p2), (k4, p4) = plan_decoder(self.voxels, cfg.heatmap_size)
-        c1, c2, c3 = cfg.decoder_widths
-        self.decoder = nn.Sequential(
-            conv_block(nn.Conv3d(cfg.encoder_widths[-1] + 1, c1, k1, padding=p1), c1, dims=3),
-            conv_block(nn.Conv3d(c1, c2, k2, padding=p2), c2, dims=3),
-            conv_block(nn.ConvTranspose3d(c2, c3, 2, stride=2), c3, dims=3),
-            conv_block(nn.Conv3d(c3, keypoints, k4, padding=p4), keypoints, dims=3),
-        )
+        self.weights = self.resolve("loss", sigma=sigma, heatmap_weight=heatmap_weight,
+                                    keypoint_weight=keypoint_weight)
+        self.net = self.build_net(encoder_widths=encoder_widths, decoder_widths=decoder_widths,
+                                  encoder_grid=encoder_grid, heatmap_size=heatmap_size, box_margin=box_margin)
+        self.net.set_box(self.target_mean, self.target_std)
+
+    @classmethod
+    def network_shapes(cls, spec: DataSpec) -> dict[str, Any]:
+        return {"frames": int(spec.input_shape[1]), "keypoints": int(spec.target_shape[0])}
+
+    def set_target_stats(self, mean: Tensor, std: Tensor) -> None:
+        super().set_target_stats(mean, std)
+        self.net.set_box(self.target_mean, self.target_std)
 
     # -- pieces the probe and the tests use ------------------------------------------------------
     def encode(self, x: Tensor) -> Tensor:
-        """Insoles `[B, 2, M, H, W]` -> both feet's features side by side `[B, C, h, 2w]` (left first)."""
-        grid = tuple(self.cfg.encoder_grid)
-        if tuple(x.shape[-2:]) != grid:
-            feet, frames = x.shape[1:3]
-            x = F.interpolate(x.flatten(1, 2), size=grid, mode="bilinear", align_corners=False, antialias=True)
-            x = x.unflatten(1, (feet, frames))
-        return torch.cat([self.left(x[:, 0]), self.right(x[:, 1])], dim=-1)
+        return self.net.encode(x)
 
     def heatmaps(self, x: Tensor) -> Tensor:
-        """Insoles -> one heatmap per keypoint `[B, K, *heatmap_size]`, clipped to [0, 1]."""
-        return self.decoder(lift(self.encode(x), self.voxels[2])).clamp(0.0, 1.0)
+        return self.net.heatmaps(x)
 
     def volume_box(self) -> tuple[Tensor, Tensor]:
-        """End-voxel positions (m) per volume dim: every keypoint's mean +/- `box_margin` std."""
-        spread = self.cfg.box_margin * self.target_std
-        lo = (self.target_mean - spread).amin(0)
-        hi = (self.target_mean + spread).amax(0)
-        return lo[list(VOLUME_AXES)], hi[list(VOLUME_AXES)]
+        return self.net.box_lo, self.net.box_hi
 
-    # -- BaseTask hooks ----------------------------------------------------------------------------
+    # -- ZooModel hooks ----------------------------------------------------------------------------
     def forward(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         heatmap = self.heatmaps(batch["x"])
-        lo, hi = self.volume_box()
-        keypoints = soft_argmax(heatmap, lo, hi)[..., list(VOLUME_AXES)]
-        return {"y": self.normalise(keypoints), "heatmap": heatmap}
+        return {"y": self.normalise(self.net.keypoints(heatmap)), "heatmap": heatmap}
 
     def compute_loss(self, out: dict[str, Tensor], target: Tensor, batch: dict[str, Tensor]) -> Tensor:
         lo, hi = self.volume_box()
         points = self.denormalise(target)[..., list(VOLUME_AXES)]
-        heatmap_target = gaussian_heatmaps(points, self.cfg.heatmap_size, lo, hi, self.cfg.sigma)
+        heatmap_target = gaussian_heatmaps(points, self.net.heatmap_size, lo, hi, self.weights.sigma)
         heatmap_loss = F.mse_loss(out["heatmap"], heatmap_target)
-        keypoint_loss = LOSSES[self.train_cfg.loss](out["y"], target)
-        return self.cfg.heatmap_weight * heatmap_loss + self.cfg.keypoint_weight * keypoint_loss
+        keypoint_loss = super().compute_loss(out, target, batch)
+        return self.weights.heatmap_weight * heatmap_loss + self.weights.keypoint_weight * keypoint_loss
 
 
 # -- linear action probe -------------------------------------------------------------------------

@@ -15,12 +15,33 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from datamodules.tasks import INSOLE_TO_POSE, DataSpec
+from zoo.model import ZooModel
 from zoo.registry import register_model
-from zoo.task import BaseTask
+
+
+class PoseMLPNet(nn.Module):
+    """`[B, C, M, H, W]` -> `[B, *target_shape]`: average-pool to `pool`, flatten, MLP."""
+
+    def __init__(self, input_shape: Sequence[int], target_shape: Sequence[int], *, pool: Sequence[int] = (4, 8, 4),
+                 hidden: int = 128, depth: int = 2, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.pooled = tuple(min(p, n) for p, n in zip(pool, input_shape[1:]))
+        self.target_shape = tuple(target_shape)
+        width = input_shape[0] * math.prod(self.pooled)
+        layers: list[nn.Module] = []
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Dropout(dropout)]
+            width = hidden
+        layers.append(nn.Linear(width, math.prod(self.target_shape)))
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.mlp(F.adaptive_avg_pool3d(x, self.pooled).flatten(1)).unflatten(1, self.target_shape)
 
 
 @register_model("pose_mlp")
-class PoseMLP(BaseTask):
+class PoseMLP(ZooModel):
     """Average-pooled insole window -> MLP -> K x 3 keypoints.
 
     Args:
@@ -30,26 +51,19 @@ class PoseMLP(BaseTask):
         dropout: dropout after every hidden layer.
     """
 
-    supported_tasks = ("insole2pose",)
+    families = (INSOLE_TO_POSE,)
+    network = PoseMLPNet
     paper = "baseline"
     presets = {
-        "small": {"pool": [4, 8, 4], "hidden": 128, "depth": 2, "dropout": 0.1, "lr": 2e-3},
-        "paper": {"pool": [8, 16, 12], "hidden": 512, "depth": 3, "dropout": 0.1, "lr": 1e-3},
+        "small": {"net": {"pool": [4, 8, 4], "hidden": 128, "depth": 2, "dropout": 0.1}, "optim": {"lr": 2e-3}},
+        "paper": {"net": {"pool": [8, 16, 12], "hidden": 512, "depth": 3, "dropout": 0.1}, "optim": {"lr": 1e-3}},
     }
 
     def __init__(self, pool: Sequence[int] | None = None, hidden: int | None = None, depth: int | None = None,
                  dropout: float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        cfg = self.resolve(pool=pool, hidden=hidden, depth=depth, dropout=dropout)
-        self.pooled = tuple(min(p, n) for p, n in zip(cfg.pool, self.input_shape[1:]))
-        width = self.in_channels * math.prod(self.pooled)
-        layers: list[nn.Module] = []
-        for _ in range(cfg.depth):
-            layers += [nn.Linear(width, cfg.hidden), nn.LayerNorm(cfg.hidden), nn.ReLU(), nn.Dropout(cfg.dropout)]
-            width = cfg.hidden
-        layers.append(nn.Linear(width, math.prod(self.target_shape)))
-        self.mlp = nn.Sequential(*layers)
+        self.net = self.build_net(pool=pool, hidden=hidden, depth=depth, dropout=dropout)
 
-    def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        x = F.adaptive_avg_pool3d(batch["x"], self.pooled).flatten(1)
-        return self.mlp(x).unflatten(1, self.target_shape)
+    @classmethod
+    def network_shapes(cls, spec: DataSpec) -> dict[str, Any]:
+        return {"input_shape": tuple(spec.input_shape), "target_shape": tuple(spec.target_shape)}

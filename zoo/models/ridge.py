@@ -9,12 +9,15 @@ eigendecomposition of the training Gram matrix for the whole grid.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
-from zoo.models.closed_form import ClosedFormTask
+from datamodules.tasks import INSOLE_TO_POSE, LANDMARKS_TO_MAP, SEQUENCE_TO_STEPS, DataSpec
+from zoo.models.closed_form import ClosedFormModel
 from zoo.registry import register_model
 
 SELECT_COLUMNS = 4096  # output columns that score the penalty grid on validation data
@@ -32,20 +35,56 @@ def pooled_size(shape: tuple[int, ...], max_features: int) -> tuple[int, ...]:
     return tuple(shape)
 
 
+class RidgeNet(nn.Module):
+    """A fitted linear map: the input pooled to `pooled` and flattened (body mass appended when used),
+    centred with the training mean, times `weight`, plus the training target mean; reshaped to the target."""
+
+    def __init__(self, input_shape: Sequence[int], target_shape: Sequence[int], *, with_body_mass: bool = False,
+                 max_features: int = 2048) -> None:
+        super().__init__()
+        self.pooled = pooled_size(tuple(input_shape), max_features)
+        self.target_shape = tuple(target_shape)
+        self.with_body_mass = with_body_mass
+        d = math.prod(self.pooled) + (1 if with_body_mass else 0)
+        o = math.prod(self.target_shape)
+        self.register_buffer("weight", torch.zeros(d, o))
+        self.register_buffer("x_mean", torch.zeros(d))
+        self.register_buffer("y_mean", torch.zeros(o))
+
+    @property
+    def in_features(self) -> int:
+        return self.weight.shape[0]
+
+    def features(self, x: Tensor, body_mass: Tensor | None = None) -> Tensor:
+        if tuple(x.shape[1:]) != self.pooled:
+            dims = len(self.pooled) - 1
+            pool = (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d)[dims - 1]
+            x = pool(x, self.pooled[1:])
+        x = x.flatten(1)
+        if self.with_body_mass:
+            x = torch.cat([x, body_mass], dim=1)
+        return x
+
+    def forward(self, x: Tensor, body_mass: Tensor | None = None) -> Tensor:
+        y = (self.features(x, body_mass) - self.x_mean) @ self.weight + self.y_mean
+        return y.reshape(-1, *self.target_shape)
+
+
 @register_model("ridge")
-class Ridge(ClosedFormTask):
+class Ridge(ClosedFormModel):
     """Linear model in closed form, L2 penalty selected on validation subjects."""
 
-    supported_tasks = ("imu2pressure", "imu2grf", "landmarks2pressure", "insole2pose")
+    families = (SEQUENCE_TO_STEPS, LANDMARKS_TO_MAP, INSOLE_TO_POSE)
+    default_task = "imu2pressure"
+    network = RidgeNet
     paper = "baseline"
-    presets = {"small": {"max_features": 2048}, "paper": {"max_features": 4096}}
+    presets = {"small": {"net": {"max_features": 2048}}, "paper": {"net": {"max_features": 4096}}}
+    statistics = ("xtx", "xty", "x_sum", "y_sum", "n")
 
     def __init__(self, max_features: int | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        cfg = self.resolve(max_features=max_features)
-        self.pooled = pooled_size(self.input_shape, cfg.max_features)
-        d = math.prod(self.pooled) + (1 if self.spec.get("has_body_mass") else 0)
-        o = math.prod(self.target_shape)
+        self.net = self.build_net(max_features=max_features)
+        d, o = self.net.weight.shape
         self.register_buffer("xtx", torch.zeros(d, d, dtype=torch.float64))
         # Very wide outputs (pressure-map sequences): X^T Y and the solve run in float32, which halves their
         # cost; the Gram matrix, its eigendecomposition and the penalty choice stay float64.
@@ -53,24 +92,24 @@ class Ridge(ClosedFormTask):
         self.register_buffer("x_sum", torch.zeros(d, dtype=torch.float64))
         self.register_buffer("y_sum", torch.zeros(o, dtype=torch.float64))
         self.register_buffer("n", torch.zeros((), dtype=torch.float64))
-        self.register_buffer("weight", torch.zeros(d, o))
-        self.register_buffer("x_mean", torch.zeros(d))
-        self.register_buffer("y_mean", torch.zeros(o))
         self.register_buffer("penalty", torch.tensor(float("nan")))
-        self._val_batches: list[dict[str, Tensor]] = []
 
-    def features(self, batch: dict[str, Tensor]) -> Tensor:
-        x = batch["x"]
-        if tuple(x.shape[1:]) != self.pooled:
-            dims = len(self.pooled) - 1
-            pool = (F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d)[dims - 1]
-            x = pool(x, self.pooled[1:])
-        x = x.flatten(1)
-        if self.spec.get("has_body_mass"):
-            x = torch.cat([x, batch["body_mass"]], dim=1)
-        return x
+    @classmethod
+    def network_shapes(cls, spec: DataSpec) -> dict[str, Any]:
+        return {"input_shape": tuple(spec.input_shape), "target_shape": tuple(spec.target_shape),
+                "with_body_mass": bool(spec.has_body_mass)}
 
-    def accumulate(self, batch: dict[str, Tensor], target: Tensor) -> None:
+    @property
+    def pooled(self) -> tuple[int, ...]:
+        return self.net.pooled
+
+    def features(self, batch: Mapping[str, Tensor]) -> Tensor:
+        return self.net.features(*self.net_inputs(batch))
+
+    def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
+        return self.net(*self.net_inputs(batch))
+
+    def accumulate(self, batch: Mapping[str, Tensor], target: Tensor) -> None:
         x = self.features(batch).double()
         y = target.flatten(1).to(self.xty.dtype)
         self.xtx += x.T @ x
@@ -83,27 +122,9 @@ class Ridge(ClosedFormTask):
     def fitted(self) -> bool:
         return not bool(torch.isnan(self.penalty))
 
-    def _collecting(self) -> bool:
-        return not self.fitted and not self.trainer.sanity_checking and bool(self.n > 0)
-
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
-        if self._collecting():  # the penalty is chosen on these, so fit first, score after
-            self._val_batches.append(batch)
-            return None
-        return super().validation_step(batch, batch_idx)
-
-    def on_validation_epoch_end(self) -> None:
-        if self._collecting():
-            self.solve()
-            losses = [(self._evaluate(b, "val"), b["x"].shape[0]) for b in self._val_batches]
-            total = sum(n for _, n in losses)
-            if total:
-                self.log("val/loss", sum(loss * n for loss, n in losses) / total, prog_bar=True)
-            self._val_batches = []
-        super().on_validation_epoch_end()
-
-    def solve(self) -> None:
-        """Solve for every penalty on the grid at once; keep the one with the lowest validation error."""
+    def solve(self, val_batches: Iterable[Mapping[str, Tensor]] = ()) -> None:
+        """Solve for every penalty on the grid at once; keep the one with the lowest validation error (a
+        moderate default, with a warning, when there is no validation data)."""
         n = self.n
         x_mean, y_mean = self.x_sum / n, self.y_sum / n
         gram = self.xtx - n * torch.outer(x_mean, x_mean)
@@ -118,20 +139,26 @@ class Ridge(ClosedFormTask):
         cross = self.xty - n * torch.outer(x_mean, y_mean).to(dtype)
         projected = evecs.T.to(dtype) @ cross  # V^T X^T Y
         lambdas = [scale * g for g in LAMBDA_GRID]
-        if self._val_batches:
-            xv = (torch.cat([self.features(b).double() for b in self._val_batches]) - x_mean) @ evecs
-            yv = torch.cat([self.normalise(self.target(b)).flatten(1).double() for b in self._val_batches]) - y_mean
+        val = list(val_batches)
+        if val:
+            xv = (torch.cat([self.features(b).double() for b in val]) - x_mean) @ evecs
+            yv = torch.cat([self.normalise(self.target(b)).flatten(1).double() for b in val]) - y_mean
             cols = self._selection_columns(yv.shape[1])
             proj_sel, yv_sel = projected[:, cols].double(), yv[:, cols]
             errors = [float(((xv / (evals + lam)) @ proj_sel - yv_sel).pow(2).mean()) for lam in lambdas]
             best = lambdas[min(range(len(lambdas)), key=errors.__getitem__)]
         else:
-            best = scale  # no validation subjects: a moderate default
+            from lightning.pytorch.utilities import rank_zero_warn
+
+            rank_zero_warn("ridge: no validation data to choose the penalty; used the grid's middle value "
+                           "(1 x mean eigenvalue of the training Gram matrix). Keep validation subjects "
+                           "(val_subjects > 0) to choose it from data.")
+            best = scale
         shrink = (1.0 / (evals + best))[:, None].to(dtype)
         weight = evecs.to(dtype) @ (projected * shrink)
-        self.weight.copy_(weight.float())
-        self.x_mean.copy_(x_mean.float())
-        self.y_mean.copy_(y_mean.float())
+        self.net.weight.copy_(weight.float())
+        self.net.x_mean.copy_(x_mean.float())
+        self.net.y_mean.copy_(y_mean.float())
         self.penalty.fill_(best)
 
     @staticmethod
@@ -142,7 +169,3 @@ class Ridge(ClosedFormTask):
         if n_outputs <= SELECT_COLUMNS:
             return torch.arange(n_outputs)
         return torch.randperm(n_outputs, generator=torch.Generator().manual_seed(0))[:SELECT_COLUMNS]
-
-    def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        y = (self.features(batch) - self.x_mean) @ self.weight + self.y_mean
-        return y.reshape(-1, *self.target_shape)

@@ -20,10 +20,11 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
 from datamodules.naming import IMU_CHANNELS_48
+from datamodules.tasks import MASKED_RECONSTRUCTION, SEQUENCE_TO_STEPS, DataSpec, get_task
 from zoo.errors import ZooError
-from zoo.models.heads import apply_head, sequence_head
+from zoo.model import LOSSES, ZooModel, warmup_cosine
+from zoo.models.heads import PerStepHead
 from zoo.registry import register_model
-from zoo.task import LOSSES, OPTIMIZERS, BaseTask, warmup_cosine
 
 FINETUNE_MODES = ("full", "head_then_full")
 EVAL_MASK_SEED = 0  # evaluation masks are drawn from a fixed seed so validation losses are comparable
@@ -99,6 +100,34 @@ class SslEncoder(nn.Module):
         return self.transformer(hidden)
 
 
+class SslTransformerNet(nn.Module):
+    """The SSL transformer as a plain network: `SslEncoder` plus a head.
+
+    With `out_features=None` the head reconstructs every input slot (pretraining): `forward(x, mask=mask)`
+    gives `[B, C, T]` for the data's channels, with the masked steps replaced by the mask token on the way in.
+    Otherwise the shared per-step head maps the features to `[B, out_features, out_steps]` (fine-tuning).
+    """
+
+    def __init__(self, channels: Sequence[str], steps: int, out_features: int | None = None,
+                 out_steps: int | None = None, *, with_body_mass: bool = False, d_model: int = 64, layers: int = 2,
+                 heads: int = 4, feedforward: int = 128, dropout: float = 0.1,
+                 attention_dropout: float | None = 0.0) -> None:
+        super().__init__()
+        self.encoder = SslEncoder(channels, steps, d_model=d_model, layers=layers, heads=heads,
+                                  feedforward=feedforward, dropout=dropout, attention_dropout=attention_dropout)
+        self.reconstructs = out_features is None
+        if self.reconstructs:
+            self.head: nn.Module = nn.Linear(d_model, self.encoder.n_slots)
+        else:
+            self.head = PerStepHead(d_model, out_features, out_steps or steps, mass_dim=16 if with_body_mass else 0)
+
+    def forward(self, x: Tensor, body_mass: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
+        if self.reconstructs:
+            slots = self.head(self.encoder(x, mask)).transpose(1, 2)
+            return slots.index_select(1, self.encoder.slot_index)
+        return self.head(self.encoder(x).transpose(1, 2), body_mass)
+
+
 @dataclass(frozen=True)
 class TwoStageSchedule:
     """Learning rates of Tan 2024's fine-tuning: the head alone for `head_steps` at peak `head_lr`, then the
@@ -128,9 +157,10 @@ class TwoStageSchedule:
 
 
 @register_model("ssl_transformer")
-class SslTransformer(BaseTask):
-    """Masked-reconstruction SSL transformer (Tan 2024): pretraining on `pretrain`, fine-tuning on
-    `imu2grf` (a linear head per step, as in the paper) or `imu2pressure` (the shared map decoder).
+class SslTransformer(ZooModel):
+    """Masked-reconstruction SSL transformer (Tan 2024): pretraining on `pretrain`, fine-tuning on any
+    sequence-to-steps task (`imu2grf` with a linear head per step, as in the paper; pressure maps through the
+    shared map decoder).
 
     Pretraining masks one contiguous block of `mask_length` steps per window (default `mask_ratio` 0.125:
     16 of 128 steps) and reconstructs every step through a linear layer; the loss counts the masked steps of
@@ -153,61 +183,84 @@ class SslTransformer(BaseTask):
         attention_dropout: dropout on the attention weights (the paper's layers use `dropout` there too).
         mask_length: masked steps per window; default `round(mask_ratio * T)`.
         mask_ratio: masked share of the window when `mask_length` is not given.
-        pretrained: path to a checkpoint (or a saved `encoder_state_dict()`) to initialise the encoder from.
         finetune: `full` or `head_then_full` (downstream tasks only).
         head_steps, head_lr, full_steps, full_lr: the two stages of `head_then_full`.
     """
 
-    supported_tasks = ("pretrain", "imu2grf", "imu2pressure")
+    families = (MASKED_RECONSTRUCTION, SEQUENCE_TO_STEPS)
+    default_task = "pretrain"
+    network = SslTransformerNet
     paper = "Tan 2024"
     presets = {
         # small: no dropout on the attention weights; on CPU it makes attention ~3x slower (dropout 0.1 stays on
         # the residual and feed-forward paths). paper: 0.1 everywhere, as nn.TransformerEncoderLayer does.
-        "small": {"d_model": 64, "layers": 2, "heads": 4, "feedforward": 128, "dropout": 0.1,
-                  "attention_dropout": 0.0, "mask_ratio": 0.125,
-                  "optimizer": "adamw", "lr": 2e-3, "weight_decay": 0.01},
-        "paper": {"d_model": 192, "layers": 6, "heads": 8, "feedforward": 512, "dropout": 0.1,
-                  "attention_dropout": 0.1, "mask_ratio": 0.125,
-                  "optimizer": "adamw", "lr": 1e-4, "weight_decay": 0.01, "scheduler": "warmup_cosine",
-                  "warmup_fraction": 0.2},
+        "small": {"net": {"d_model": 64, "layers": 2, "heads": 4, "feedforward": 128, "dropout": 0.1,
+                          "attention_dropout": 0.0},
+                  "optim": {"optimizer": "adamw", "lr": 2e-3, "weight_decay": 0.01},
+                  "loss": {"mask_ratio": 0.125}},
+        "paper": {"net": {"d_model": 192, "layers": 6, "heads": 8, "feedforward": 512, "dropout": 0.1,
+                          "attention_dropout": 0.1},
+                  "optim": {"optimizer": "adamw", "lr": 1e-4, "weight_decay": 0.01, "scheduler": "warmup_cosine",
+                            "warmup_fraction": 0.2},
+                  "loss": {"mask_ratio": 0.125}},
     }
 
     def __init__(self, d_model: int | None = None, layers: int | None = None, heads: int | None = None,
                  feedforward: int | None = None, dropout: float | None = None,
                  attention_dropout: float | None = None, mask_length: int | None = None,
-                 mask_ratio: float | None = None, pretrained: str | None = None, finetune: str = "full",
+                 mask_ratio: float | None = None, finetune: str = "full",
                  head_steps: int = 300, head_lr: float = 1e-3, full_steps: int = 300, full_lr: float = 1e-4,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        cfg = self.resolve(d_model=d_model, layers=layers, heads=heads, feedforward=feedforward, dropout=dropout,
-                           attention_dropout=attention_dropout, mask_ratio=mask_ratio)
+        cfg = self.resolve("loss", mask_ratio=mask_ratio)
         steps = self.input_shape[-1]
         self.mask_length = int(mask_length) if mask_length is not None else max(1, round(cfg.mask_ratio * steps))
         if not 1 <= self.mask_length < steps:
             raise ZooError(f"model '{self.model_name}': mask_length must lie in [1, {steps - 1}] for {steps}-step "
                            f"windows; found {self.mask_length}")
         self.hparams["mask_length"] = self.mask_length
-        self.encoder = SslEncoder(self.spec["input_channels"], steps, d_model=cfg.d_model, layers=cfg.layers,
-                                  heads=cfg.heads, feedforward=cfg.feedforward, dropout=cfg.dropout,
-                                  attention_dropout=cfg.attention_dropout)
-        if self.task == "pretrain":
-            self.head: nn.Module = nn.Linear(cfg.d_model, self.encoder.n_slots)
-        else:
-            self.head = sequence_head(self.spec, cfg.d_model)
+        self.net = self.build_net(d_model=d_model, layers=layers, heads=heads, feedforward=feedforward,
+                                  dropout=dropout, attention_dropout=attention_dropout)
         self.finetune = finetune
         self.schedule = TwoStageSchedule(head_steps, head_lr, full_steps, full_lr, self.train_cfg.warmup_fraction)
         self._check_finetune()
+
+    @classmethod
+    def network_shapes(cls, spec: DataSpec) -> dict[str, Any]:
+        task = get_task(spec.task)
+        steps = int(spec.input_shape[-1])
+        if task.self_supervised:
+            return {"channels": list(spec.input_channels), "steps": steps}
+        return {"channels": list(spec.input_channels), "steps": steps, "out_features": task.step_features(spec),
+                "out_steps": task.output_steps(spec), "with_body_mass": bool(spec.has_body_mass)}
+
+    def build_net(self, **explicit: Any) -> nn.Module:
+        """As `ZooModel.build_net`, but `pretrained` transfers the encoder only (strictly; see `load_encoder`)."""
+        pretrained = self.hparams.get("pretrained")
+        self.hparams["pretrained"] = None
+        net = super().build_net(**explicit)
+        self.hparams["pretrained"] = pretrained
         if pretrained:
+            self.net = net
             self.load_encoder(pretrained)
+        return net
+
+    @property
+    def encoder(self) -> SslEncoder:
+        return self.net.encoder
+
+    @property
+    def head(self) -> nn.Module:
+        return self.net.head
 
     def _check_finetune(self) -> None:
         name, s = self.model_name, self.schedule
         if self.finetune not in FINETUNE_MODES:
             raise ZooError(f"model '{name}': finetune: expected one of {list(FINETUNE_MODES)}, found "
                            f"'{self.finetune}'")
-        if self.finetune == "head_then_full" and self.task == "pretrain":
+        if self.finetune == "head_then_full" and self.task.self_supervised:
             raise ZooError(f"model '{name}': finetune='head_then_full' needs a downstream task; the task is "
-                           "'pretrain' (use finetune='full')")
+                           f"'{self.task.name}' (use finetune='full')")
         if min(s.head_steps, s.full_steps) < 0 or s.head_steps + s.full_steps == 0:
             raise ZooError(f"model '{name}': head_steps and full_steps must be >= 0 with a positive sum; found "
                            f"{s.head_steps} and {s.full_steps}")
@@ -220,21 +273,18 @@ class SslTransformer(BaseTask):
         return mask.to(self.device)
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor | dict[str, Tensor]:
+        if not self.task.self_supervised:
+            return super().forward(batch)
         x = batch["x"]
-        if self.task != "pretrain":
-            features = self.encoder(x).transpose(1, 2)
-            return apply_head(self.head, self.spec, features, batch)
         mask = self.sample_mask(x.shape[0])
-        slots = self.head(self.encoder(x, mask)).transpose(1, 2)
-        return {"y": slots.index_select(1, self.encoder.slot_index), "mask": mask}
+        return {"y": self.net(x, mask=mask), "mask": mask}
 
     def compute_loss(self, out: dict[str, Tensor], target: Tensor, batch: dict[str, Tensor]) -> Tensor:
-        """Pretraining: the loss over the masked steps only (every data channel); otherwise the usual loss."""
-        loss = LOSSES[self.train_cfg.loss]
-        if self.task != "pretrain":
-            return loss(out["y"], target)
+        """Pretraining: the loss over the masked steps only (every data channel); otherwise the task's loss."""
+        if not self.task.self_supervised:
+            return super().compute_loss(out, target, batch)
         hidden = out["mask"][:, None, :].expand_as(target)
-        return loss(out["y"][hidden], target[hidden])
+        return LOSSES[self.train_cfg.loss](out["y"][hidden], target[hidden])
 
     # -- pretrained encoder ------------------------------------------------------------------
     def encoder_state_dict(self) -> dict[str, Tensor]:
@@ -265,28 +315,18 @@ class SslTransformer(BaseTask):
         merged = {k: theirs[k] if k in theirs and theirs[k].shape == v.shape else v for k, v in own.items()}
         self.encoder.load_state_dict(merged, strict=True)
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # The state dict already holds the fine-tuned encoder: restoring must not need the pretraining file.
-        hparams = checkpoint.get("hyper_parameters", {})
-        if hparams.get("pretrained"):
-            checkpoint["encoder_source"] = hparams["pretrained"]
-            hparams["pretrained"] = None
-
     # -- two-stage fine-tuning -----------------------------------------------------------------
     def configure_optimizers(self) -> Any:
         if self.finetune == "full":
             return super().configure_optimizers()
-        cfg, schedule = self.train_cfg, self.schedule
+        schedule = self.schedule
         planned = schedule.head_steps + schedule.full_steps
         if self._trainer is not None and self.trainer.estimated_stepping_batches != planned:
             rank_zero_warn(f"ssl_transformer: finetune='head_then_full' plans {planned} steps (head_steps + "
                            f"full_steps) but the trainer runs {self.trainer.estimated_stepping_batches}; set "
                            f"max_steps={planned}")
-        kwargs: dict[str, Any] = {"lr": 1.0, "weight_decay": cfg.weight_decay}  # LambdaLR sets the rates
-        if cfg.optimizer in ("adam", "adamw"):
-            kwargs["betas"] = tuple(cfg.betas)
         groups = [{"params": list(self.head.parameters())}, {"params": list(self.encoder.parameters())}]
-        optimizer = OPTIMIZERS[cfg.optimizer](groups, **kwargs)
+        optimizer = self.make_optimizer(groups, lr=1.0)  # LambdaLR sets the rates
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [schedule.head_lr_at, schedule.encoder_lr_at])
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
@@ -307,12 +347,12 @@ def _encoder_weights(path: str | Path) -> dict[str, Tensor]:
         raise ZooError(f"pretrained checkpoint {path}: expected a dict of weights, found {type(stored).__name__}")
     if "state_dict" not in stored:
         return dict(stored)
-    prefix = "encoder."
-    weights = {k[len(prefix):]: v for k, v in stored["state_dict"].items() if k.startswith(prefix)}
-    if not weights:
-        raise ZooError(f"pretrained checkpoint {path}: state_dict holds no '{prefix}*' weights; expected a "
-                       "checkpoint of ssl_transformer")
-    return weights
+    for prefix in ("net.encoder.", "encoder."):  # zoo >= 0.2, and checkpoints written before the network split
+        weights = {k[len(prefix):]: v for k, v in stored["state_dict"].items() if k.startswith(prefix)}
+        if weights:
+            return weights
+    raise ZooError(f"pretrained checkpoint {path}: state_dict holds no 'net.encoder.*' weights; expected a "
+                   "checkpoint of ssl_transformer")
 
 
 def _abbreviated(keys: list[str], shown: int = 6) -> str:

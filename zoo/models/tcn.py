@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from zoo.models.heads import apply_head, sequence_head
+from datamodules.tasks import SEQUENCE_TO_STEPS
+from zoo.model import ZooModel
+from zoo.models.heads import PerStepHead
 from zoo.registry import register_model
-from zoo.task import BaseTask
 
 
 class ResidualBlock(nn.Module):
@@ -28,26 +29,35 @@ class ResidualBlock(nn.Module):
         return self.act(x + self.net(x))
 
 
-@register_model("tcn")
-class TemporalCNN(BaseTask):
-    """Dilated residual temporal CNN; serves every IMU task through the shared heads."""
+class TemporalCNNNet(nn.Module):
+    """`[B, C, T]` -> `[B, out_features, steps]`: a 1x1 stem, `levels` residual blocks with dilations 1, 2, 4, ...,
+    and the shared per-step head (fusing z-scored body mass `[B, 1]` when `with_body_mass`)."""
 
-    supported_tasks = ("imu2grf", "imu2pressure")
+    def __init__(self, in_channels: int, out_features: int, steps: int, *, with_body_mass: bool = False,
+                 hidden: int = 64, levels: int = 4, kernel: int = 5, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.stem = nn.Conv1d(in_channels, hidden, 1)
+        self.blocks = nn.Sequential(*[ResidualBlock(hidden, kernel, 2**i, dropout) for i in range(levels)])
+        self.head = PerStepHead(hidden, out_features, steps, mass_dim=16 if with_body_mass else 0, hidden=hidden,
+                                dropout=dropout)
+
+    def forward(self, x: Tensor, body_mass: Tensor | None = None) -> Tensor:
+        return self.head(self.blocks(self.stem(x)), body_mass)
+
+
+@register_model("tcn")
+class TemporalCNN(ZooModel):
+    """Dilated residual temporal CNN; serves every sequence-to-steps task through the shared head."""
+
+    families = (SEQUENCE_TO_STEPS,)
+    network = TemporalCNNNet
     paper = "baseline (Bai et al. 2018)"
     presets = {
-        "small": {"hidden": 64, "levels": 4, "kernel": 5, "dropout": 0.1, "lr": 2e-3},
-        "paper": {"hidden": 128, "levels": 6, "kernel": 5, "dropout": 0.1, "lr": 1e-3},
+        "small": {"net": {"hidden": 64, "levels": 4, "kernel": 5, "dropout": 0.1}, "optim": {"lr": 2e-3}},
+        "paper": {"net": {"hidden": 128, "levels": 6, "kernel": 5, "dropout": 0.1}, "optim": {"lr": 1e-3}},
     }
 
     def __init__(self, hidden: int | None = None, levels: int | None = None, kernel: int | None = None,
                  dropout: float | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        cfg = self.resolve(hidden=hidden, levels=levels, kernel=kernel, dropout=dropout)
-        self.stem = nn.Conv1d(self.in_channels, cfg.hidden, 1)
-        self.blocks = nn.Sequential(
-            *[ResidualBlock(cfg.hidden, cfg.kernel, 2**i, cfg.dropout) for i in range(cfg.levels)]
-        )
-        self.head = sequence_head(self.spec, cfg.hidden, hidden=cfg.hidden, dropout=cfg.dropout)
-
-    def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        return apply_head(self.head, self.spec, self.blocks(self.stem(batch["x"])), batch)
+        self.net = self.build_net(hidden=hidden, levels=levels, kernel=kernel, dropout=dropout)

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.io import read_json, write_atomic
-from benchmarks.suite import ORACLE, Cell
-from zoo.metrics import METRIC_INFO, PRIMARY_METRIC
+from datamodules.tasks import get_task
+from zoo.bench.io import read_json, write_atomic
+from zoo.bench.suite import ORACLE, Cell
 
 RESULT_COLUMNS = ("task", "model", "fold", "seed", "label_fraction", "metric", "value")
 LEADERBOARD_COLUMNS = ("task", "model", "metric", "mean", "sd", "n", "higher_is_better", "is_primary",
@@ -53,14 +53,9 @@ def result_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def metric_info(metric: str) -> tuple[bool, str]:
-    """(higher_is_better, unit); `*_sd` spreads and unknown metrics count as lower-is-better."""
-    if metric in METRIC_INFO:
-        return METRIC_INFO[metric]
-    base = metric.removesuffix("_sd")
-    if metric.endswith("_sd") and base in METRIC_INFO:
-        return False, METRIC_INFO[base][1]
-    return False, ""
+def metric_info(task: str, metric: str) -> tuple[bool, str]:
+    """(higher_is_better, unit) of a task's metric; `*_sd` spreads and unknown metrics count as lower-is-better."""
+    return get_task(task).metric_description(metric)
 
 
 def leaderboard_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -72,12 +67,12 @@ def leaderboard_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     groups[(r["task"], r["label"], float(r.get("label_fraction", 1.0)), metric)].append(float(value))
     rows = []
     for (task, model, frac, metric), values in sorted(groups.items()):
-        higher, unit = metric_info(metric)
+        higher, unit = metric_info(task, metric)
         arr = np.asarray(values)
         rows.append({
             "task": task, "model": model, "metric": metric, "mean": repr(float(arr.mean())),
             "sd": repr(float(arr.std(ddof=1))) if len(arr) > 1 else "nan", "n": len(arr),
-            "higher_is_better": higher, "is_primary": metric == PRIMARY_METRIC[task][0],
+            "higher_is_better": higher, "is_primary": metric == get_task(task).primary_metric,
             "label_fraction": frac, "unit": unit,
         })
     return rows
@@ -97,8 +92,6 @@ def _fmt(value: float) -> str:
 def leaderboard_markdown(rows: list[dict[str, Any]], records: list[dict[str, Any]], *, suite_name: str,
                          dataset: str, command: str) -> str:
     """One table per task: models (best primary first) x metrics as `mean ± sd`, best value in bold."""
-    from datamodules.tasks import TASKS
-
     synthetic = any(r.get("synthetic") for r in records)
     names = sorted({r.get("dataset_name", "") for r in records} - {""})
     lines = [f"# Leaderboard: {suite_name}", ""]
@@ -112,7 +105,8 @@ def leaderboard_markdown(rows: list[dict[str, Any]], records: list[dict[str, Any
     for row in rows:
         by_task[row["task"]].append(row)
     for task, task_rows in by_task.items():
-        primary, higher = PRIMARY_METRIC[task]
+        primary = get_task(task).primary_metric
+        higher = metric_info(task, primary)[0]
         fractions = sorted({row["label_fraction"] for row in task_rows})
         for frac in fractions:
             cells = [row for row in task_rows if row["label_fraction"] == frac]
@@ -124,15 +118,15 @@ def leaderboard_markdown(rows: list[dict[str, Any]], records: list[dict[str, Any
             models = sorted(table, key=lambda m: (m == ORACLE, _sort_key(table[m].get(primary), higher)))
             best = {}
             for metric in metrics:
-                hib = metric_info(metric)[0]
+                hib = metric_info(task, metric)[0]
                 candidates = [float(table[m][metric]["mean"]) for m in models if m != ORACLE and metric in table[m]]
                 if candidates:
                     best[metric] = max(candidates) if hib else min(candidates)
-            title = f"## {task} ({TASKS[task].paper})"
+            title = f"## {task} ({get_task(task).paper})"
             if len(fractions) > 1 or frac != 1.0:
                 title += f", label fraction {frac:g}"
             lines += [title, "", f"Primary metric: `{primary}` ({'higher' if higher else 'lower'} is better).", ""]
-            header = ["model"] + [f"{m} {'↑' if metric_info(m)[0] else '↓'}" for m in metrics] + ["n"]
+            header = ["model"] + [metric_header(task, m) for m in metrics] + ["n"]
             lines.append("| " + " | ".join(header) + " |")
             lines.append("|" + "---|" * len(header))
             for model in models:
@@ -152,7 +146,7 @@ def leaderboard_markdown(rows: list[dict[str, Any]], records: list[dict[str, Any
                 cells_out.append(str(n))
                 lines.append("| " + " | ".join(cells_out) + " |")
             lines.append("")
-    from benchmarks.efficiency import markdown as efficiency_markdown
+    from zoo.bench.efficiency import markdown as efficiency_markdown
 
     efficiency = efficiency_markdown(records)
     if efficiency:
@@ -163,6 +157,13 @@ def leaderboard_markdown(rows: list[dict[str, Any]], records: list[dict[str, Any
         lines += [f"- `{r['key']}`: {r.get('error', 'unknown error')}" for r in failed]
         lines.append("")
     return "\n".join(lines)
+
+
+def metric_header(task: str, metric: str) -> str:
+    """`name (unit) ↑`: the column header of a metric, with its unit as the README renders it."""
+    higher, unit = metric_info(task, metric)
+    unit = unit.replace("^2", "²")
+    return f"{metric} ({unit}) {'↑' if higher else '↓'}" if unit else f"{metric} {'↑' if higher else '↓'}"
 
 
 def _sort_key(row: dict[str, Any] | None, higher: bool) -> float:

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.io import write_json_atomic
-from benchmarks.suite import ORACLE, PRETRAINED, Cell
+from zoo.bench.io import write_atomic, write_json_atomic
+from zoo.bench.suite import ORACLE, PRETRAINED, Cell
 
 EXAMPLES = 4  # test samples kept per cell for plots
 
@@ -24,55 +24,66 @@ def cell_dir(out_dir: Path, cell: Cell) -> Path:
     return out_dir / "cells" / cell.key
 
 
+TRAINER_BASE: dict[str, Any] = {
+    "accelerator": "auto", "devices": 1, "precision": "32-true", "max_epochs": 10, "num_sanity_val_steps": 0,
+    "deterministic": "warn", "enable_progress_bar": False, "enable_model_summary": False,
+}
+
+
+def cell_config(cell: Cell, out_dir: Path, threads: int | None = None) -> dict[str, Any]:
+    """The cell as a `zoo fit` configuration: what `cells/<key>/config.yaml` holds. Output locations (logger,
+    checkpoint folder) are not part of it, so `zoo fit --config config.yaml` writes wherever the user runs it."""
+    from zoo.bench.oracle import NoiseFloor
+    from zoo.lightning_cli import class_path
+
+    oracle = cell.model.name == ORACLE
+    model_path = f"{NoiseFloor.__module__}.{NoiseFloor.__qualname__}" if oracle else class_path(cell.model.name)
+    init_args = {} if oracle else {"preset": cell.model.preset, **resolve_overrides(cell, out_dir)}
+    data = {"path": cell.dataset, "task": cell.task, "fold": cell.fold, "n_folds": cell.n_folds,
+            "split_seed": cell.split_seed, "seed": cell.seed, "label_fraction": cell.label_fraction,
+            **({"include_clean": True} if oracle else {}), **cell.data}
+    return {
+        "seed_everything": cell.seed,
+        "threads": threads,
+        "trainer": {**TRAINER_BASE, **cell.trainer},
+        "model": {"class_path": model_path, "init_args": init_args},
+        "data": data,
+        "checkpoint": {"monitor": "val/loss", "mode": "min", "filename": "best"},
+    }
+
+
 def run_cell(cell: Cell, out_dir: Path, threads: int | None = None) -> dict[str, Any]:
     """Train and test one cell; never raises for a failure of the cell itself (it is recorded)."""
-    import lightning.pytorch as pl
-    import torch
-    from lightning.pytorch.callbacks import ModelCheckpoint
+    import yaml
     from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
-    from benchmarks.oracle import NoiseFloor
-    from benchmarks.tracking import start_run
-    from datamodules.datamodule import GaitDataModule
-    from datamodules.sources import resolve_source
-    from zoo.registry import create_model
+    from zoo.bench.tracking import start_run
+    from zoo.lightning_cli import build_cli
 
     quiet_lightning()
     here = cell_dir(out_dir, cell)
     here.mkdir(parents=True, exist_ok=True)
-    if threads:
-        torch.set_num_threads(threads)
     record: dict[str, Any] = {"key": cell.key, "fingerprint": cell.fingerprint, **cell.to_dict()}
     run = None
     start = time.time()
     try:
-        pl.seed_everything(cell.seed, workers=True, verbose=False)
         oracle = cell.model.name == ORACLE
-        dm = GaitDataModule(
-            str(resolve_source(cell.dataset)), task=cell.task, fold=cell.fold, n_folds=cell.n_folds,
-            split_seed=cell.split_seed, seed=cell.seed, label_fraction=cell.label_fraction,
-            include_clean=oracle, **cell.data,
-        )
+        config = cell_config(cell, out_dir, threads)
+        write_atomic(here / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+        loggers: list = [CSVLogger(here, name="", version="log")]
+        run_config = {**config, "checkpoint": {**config["checkpoint"], "dirpath": str(here / "checkpoints")}}
+        cli = build_cli(run_config, trainer_overrides={"logger": loggers})
+        trainer, model, dm = cli.trainer, cli.model, cli.datamodule
         dm.setup()
-        if oracle:
-            model = NoiseFloor(data_spec=dm.data_spec)
-        else:
-            model = create_model(cell.model.name, data_spec=dm.data_spec, preset=cell.model.preset,
-                                 **resolve_overrides(cell, out_dir))
         record.update(n_params=model.num_parameters(), test_subjects=list(dm.split.test_subjects),
                       n_train=len(dm.dataset("train")), n_val=len(dm.dataset("val")), n_test=len(dm.dataset("test")),
-                      synthetic=dm.data_spec["synthetic"], dataset_name=dm.data_spec["dataset"])
+                      synthetic=dm.spec.synthetic, dataset_name=dm.spec.dataset, threads=torch_threads())
         run = start_run(cell.wandb, out_dir, name=cell.key, group=cell.suite, job_type=cell.task,
                         tags=[cell.model.label, f"fold{cell.fold}", f"seed{cell.seed}", cell.model.preset],
                         config={**cell.to_dict(), "n_params": record["n_params"]})
-        loggers: list = [CSVLogger(here, name="", version="log")]
         if run is not None:
-            loggers.append(WandbLogger(experiment=run))
-        checkpoint = ModelCheckpoint(dirpath=here / "checkpoints", filename="best", monitor="val/loss", mode="min")
-        trainer_args = {"accelerator": "auto", "devices": 1, "precision": "32-true", "max_epochs": 10,
-                        "num_sanity_val_steps": 0, **cell.trainer}
-        trainer = pl.Trainer(logger=loggers, callbacks=[checkpoint], enable_progress_bar=False,
-                             enable_model_summary=False, deterministic="warn", **trainer_args)
+            trainer.loggers = [*trainer.loggers, WandbLogger(experiment=run)]
+        checkpoint = trainer.checkpoint_callback
         if not oracle:
             trainer.fit(model, datamodule=dm)
             record.update(epochs=trainer.current_epoch, steps=trainer.global_step,
@@ -100,6 +111,12 @@ def run_cell(cell: Cell, out_dir: Path, threads: int | None = None) -> dict[str,
             run.finish(exit_code=0 if record.get("status") == "ok" else 1)
     write_json_atomic(here / "metrics.json", record)
     return record
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def resolve_overrides(cell: Cell, out_dir: Path) -> dict[str, Any]:
@@ -134,14 +151,15 @@ def save_examples(model, dm, path: Path) -> None:
     batch = {k: v[:EXAMPLES] for k, v in batch.items()}
     model.eval()
     with torch.no_grad():
-        pred = model.denormalise(model._outputs(batch)["y"])
+        pred = model.predict_batch(batch)
     truth = model.target(batch)
+    spec = model.spec
     np.savez_compressed(
         path, y_true=truth.numpy().astype(np.float16), y_pred=pred.numpy().astype(np.float16),
-        x=batch["x"].numpy().astype(np.float16) if model.task == "landmarks2pressure" else np.zeros(0),
-        cell_size_cm=np.asarray(model.spec.get("cell_size_cm") or [1.0, 1.0]),
-        keypoint_names=np.asarray(model.spec.get("keypoint_names") or []),
-        task=np.asarray(model.task),
+        x=batch["x"].numpy().astype(np.float16),
+        cell_size_cm=np.asarray(spec.cell_size_cm or [1.0, 1.0]), grid=np.asarray(spec.grid or []),
+        keypoint_names=np.asarray(spec.keypoint_names), target_names=np.asarray(spec.target_names),
+        task=np.asarray(spec.task),
     )
 
 
@@ -150,7 +168,7 @@ def log_example_images(run, examples: Path, cell: Cell) -> None:
     try:
         import wandb
 
-        from benchmarks.plots import example_figure
+        from zoo.bench.plots import example_figure
 
         fig = example_figure(examples, title=cell.key)
         if fig is not None:

@@ -17,9 +17,9 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cell import cell_dir
-from benchmarks.io import write_json_atomic
-from benchmarks.suite import Cell
+from zoo.bench.cell import cell_dir
+from zoo.bench.io import write_json_atomic
+from zoo.bench.suite import Cell
 
 CONTEXT = mp.get_context("spawn")  # a clean interpreter per worker: no forked torch threads or h5py handles
 
@@ -37,7 +37,7 @@ def resident_bytes() -> int | None:
 
 
 def _worker(conn: Connection, out_dir: str, threads: int | None) -> None:
-    from benchmarks.cell import run_cell
+    from zoo.bench.cell import run_cell
 
     while True:
         cell = conn.recv()

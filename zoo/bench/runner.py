@@ -15,8 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.io import read_json
-from benchmarks.suite import Cell, Suite, SuiteError, load_suite, shard
+from zoo.bench.io import read_json
+from zoo.bench.suite import Cell, Suite, SuiteError, load_suite, shard
 
 DONE = ("ok", "failed")
 
@@ -50,13 +50,13 @@ def queue_rank(cell: Cell) -> int:
     """Longest jobs first, so no worker is left alone with a long cell at the end of the suite: pretraining,
     then trained networks, then closed-form baselines and the noise floor (seconds each). The sort is stable:
     within a rank the suite's order holds."""
-    from benchmarks.suite import ORACLE
-    from zoo.models.closed_form import ClosedFormTask
+    from zoo.bench.suite import ORACLE
+    from zoo.models.closed_form import ClosedFormModel
     from zoo.registry import get_model_class
 
-    if cell.task == "pretrain" and cell.key.startswith("pretrain__"):
+    if cell.is_pretraining:
         return 0
-    if cell.model.name == ORACLE or issubclass(get_model_class(cell.model.name), ClosedFormTask):
+    if cell.model.name == ORACLE or issubclass(get_model_class(cell.model.name), ClosedFormModel):
         return 2
     return 1
 
@@ -69,11 +69,11 @@ def finished(out_dir: Path, cell: Cell, retry_failed: bool) -> bool:
 
 
 def summarise(record: dict) -> str:
-    from zoo.metrics import PRIMARY_METRIC
+    from datamodules.tasks import get_task
 
     if record.get("status") != "ok":
         return f"FAILED  {record.get('error', '')[:120]}"
-    primary = PRIMARY_METRIC[record["task"]][0]
+    primary = get_task(record["task"]).primary_metric
     value = record["metrics"].get(primary, float("nan"))
     return f"ok      {primary}={value:.4g}"
 
@@ -82,9 +82,9 @@ def run_suite(suite: Suite, out_dir: Path, *, shard_spec: str | None = None, job
               retry_failed: bool = False, command: str = "", stream=None) -> list[dict]:
     """Run every unfinished cell of (this shard of) the suite, then write the reports."""
     stream = stream or sys.stdout
-    from benchmarks.pool import run_isolated
-    from benchmarks.results import load_records, write_reports
     from datamodules.sources import resolve_source
+    from zoo.bench.pool import run_isolated
+    from zoo.bench.results import load_records, write_reports
 
     cells = with_dependencies(shard(suite.cells(), shard_spec))
     todo = [c for c in cells if not finished(out_dir, c, retry_failed)]
@@ -117,15 +117,15 @@ def run_suite(suite: Suite, out_dir: Path, *, shard_spec: str | None = None, job
     records = load_records(out_dir, cells)
     write_reports(out_dir, records, suite_name=suite.name, dataset=suite.dataset,
                   command=command or f"zoo bench {suite.path}")
-    from benchmarks.plots import write_plots
-    from benchmarks.tracking import wandb_mode
+    from zoo.bench.plots import write_plots
+    from zoo.bench.tracking import wandb_mode
 
     try:
         write_plots(out_dir, records)
     except Exception as exc:  # plots are a view of the results, never a reason to lose them
         print(f"warning: plots failed: {type(exc).__name__}: {exc}", file=stream)
     if wandb_mode(suite.wandb) != "disabled" and not shard_spec:
-        from benchmarks.summary_run import log_summary_run
+        from zoo.bench.summary_run import log_summary_run
 
         log_summary_run(suite, out_dir)
     return records
@@ -134,7 +134,7 @@ def run_suite(suite: Suite, out_dir: Path, *, shard_spec: str | None = None, job
 def estimate(suite: Suite, shard_spec: str | None, stream=None) -> float:
     """`--dry-run`: list the cells and estimate their cost on this machine."""
     stream = stream or sys.stdout
-    from benchmarks.estimate import estimate_cells
+    from zoo.bench.estimate import estimate_cells
 
     cells = shard(suite.cells(), shard_spec)
     rows, total = estimate_cells(suite, cells)
@@ -149,7 +149,7 @@ def estimate(suite: Suite, shard_spec: str | None, stream=None) -> float:
 def merge(dirs: list[Path], out_dir: Path, suite_path: Path | None, stream=None) -> int:
     """Join shard folders: every cell folder is copied once; reports are rebuilt from the union."""
     stream = stream or sys.stdout
-    from benchmarks.results import load_records, write_reports
+    from zoo.bench.results import load_records, write_reports
 
     out_dir.mkdir(parents=True, exist_ok=True)
     seen: dict[str, Path] = {}
@@ -175,7 +175,7 @@ def merge(dirs: list[Path], out_dir: Path, suite_path: Path | None, stream=None)
     missing = len(cells) - len(records)
     write_reports(out_dir, records, suite_name=suite.name, dataset=suite.dataset,
                   command=f"zoo bench merge {' '.join(map(str, dirs))} --out {out_dir}")
-    from benchmarks.plots import write_plots
+    from zoo.bench.plots import write_plots
 
     write_plots(out_dir, records)
     print(f"merged {len(seen)} cells from {len(dirs)} folders into {out_dir}"

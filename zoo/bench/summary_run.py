@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from benchmarks.suite import Suite
-from benchmarks.tracking import start_run
+from zoo.bench.suite import Suite
+from zoo.bench.tracking import start_run
 
 
 def log_summary_run(suite: Suite, out_dir: Path) -> str | None:

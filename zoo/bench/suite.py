@@ -30,11 +30,12 @@ from typing import Any
 import yaml
 
 from datamodules.errors import DataError
+from datamodules.tasks import get_task, list_tasks
 
 ORACLE = "noise-floor"
 SUITE_KEYS = {"name", "description", "dataset", "folds", "run_folds", "seeds", "split_seed", "data", "trainer",
               "tasks", "oracle", "wandb", "threads", "cell_timeout_s", "label_fractions", "pretrain"}
-PRETRAIN_KEYS = {"model", "preset", "dataset", "overrides", "trainer", "data", "n_folds"}
+PRETRAIN_KEYS = {"model", "preset", "dataset", "overrides", "trainer", "data", "n_folds", "task"}
 PRETRAINED = "@pretrain"  # in a model's overrides: the checkpoint of the suite's pretraining cell
 MODEL_KEYS = {"name", "label", "preset", "overrides", "trainer", "data"}
 
@@ -68,10 +69,11 @@ class Cell:
     wandb: dict[str, Any] | None
     label_fraction: float = 1.0
     depends_on: Cell | None = None  # the pretraining cell whose checkpoint this cell starts from
+    is_pretraining: bool = False    # a cell of the suite's pretraining stage (its `pretrain:` section)
 
     @property
     def key(self) -> str:
-        if self.task == "pretrain" and self.depends_on is None and self.model.label.endswith("-pretrain"):
+        if self.is_pretraining:
             return f"pretrain__{self.model.label}__seed{self.seed}"
         frac = "" if self.label_fraction == 1.0 else f"__lf{self.label_fraction:g}"
         return f"{self.task}__{self.model.label}{frac}__fold{self.fold}__seed{self.seed}"
@@ -118,10 +120,11 @@ class Suite:
         p = self.pretrain
         model = ModelSpec(p["model"], f"{p['model']}-pretrain", p.get("preset", "small"), dict(p.get("overrides") or {}))
         n_folds = int(p.get("n_folds", 20))  # fold 0's test subjects (1/n) are held out to report masked MSE
+        task = p.get("task") or next(n for n in list_tasks() if get_task(n).self_supervised)
         return {
-            seed: Cell(self.name, "pretrain", model, 0, seed, n_folds, self.split_seed, p.get("dataset", self.dataset),
+            seed: Cell(self.name, task, model, 0, seed, n_folds, self.split_seed, p.get("dataset", self.dataset),
                        {**self.data, **(p.get("data") or {})}, {**self.trainer, **(p.get("trainer") or {})},
-                       self.wandb)
+                       self.wandb, is_pretraining=True)
             for seed in self.seeds
         }
 
@@ -195,7 +198,6 @@ def load_suite(path: str | Path, dataset: str | None = None) -> Suite:
     for key in ("name", "dataset", "tasks"):
         if key not in raw:
             raise _fail(path, key, "a value", None)
-    from datamodules.tasks import TASKS
     from zoo.registry import list_models
 
     tasks = raw["tasks"]
@@ -204,8 +206,8 @@ def load_suite(path: str | Path, dataset: str | None = None) -> Suite:
     parsed: dict[str, dict[str, Any]] = {}
     known_models = set(list_models())
     for task, spec in tasks.items():
-        if task not in TASKS:
-            raise _fail(path, f"tasks.{task}", f"a task among {sorted(TASKS)}", task)
+        if task not in list_tasks():
+            raise _fail(path, f"tasks.{task}", f"a task among {list_tasks()}", task)
         if not isinstance(spec, dict) or not spec.get("models"):
             raise _fail(path, f"tasks.{task}.models", "a non-empty list of models", spec)
         models = [_model_spec(path, f"tasks.{task}.models[{i}]", m) for i, m in enumerate(spec["models"])]

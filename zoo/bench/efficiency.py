@@ -75,11 +75,11 @@ def twins(all_curves: list[Curve]) -> list[tuple[Curve, Curve]]:
 
 def summary(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per twin pair: scratch at 100 % labels, and the fraction at which pretrained matches it."""
-    from zoo.metrics import PRIMARY_METRIC
+    from zoo.bench.plots import primary_metric
 
     rows = []
-    for pre, scratch in twins(curves(records, lambda task: PRIMARY_METRIC[task][0])):
-        metric, higher = PRIMARY_METRIC[pre.task]
+    for pre, scratch in twins(curves(records, lambda task: primary_metric(task)[0])):
+        metric, higher = primary_metric(pre.task)
         if 1.0 not in scratch.fractions:
             continue
         target = float(scratch.mean[list(scratch.fractions).index(1.0)])
