@@ -173,12 +173,14 @@ def read_events_csv(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
 
 
 def write_events_csv(dest: str | Path | IO[str], events: Mapping[str, Mapping[str, np.ndarray]]) -> None:
-    """Write `{foot: {event: samples}}` as `foot,event,sample` rows (read by `zoo data import --events`)."""
+    """Write `{foot: {event: samples}}` as `foot,event,sample` rows (read by `zoo data import --events`), with
+    plain `\n` line endings; a file's missing parent folders are created."""
     rows = [(foot, kind, int(s)) for foot in FEET if foot in events
             for kind in EVENT_KINDS for s in np.sort(events[foot].get(kind, []))]
     if isinstance(dest, str | Path):
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
         with Path(dest).open("w", newline="") as f:
-            csv.writer(f).writerows([EVENTS_HEADER, *rows])
+            csv.writer(f, lineterminator="\n").writerows([EVENTS_HEADER, *rows])
     else:
         csv.writer(dest, lineterminator="\n").writerows([EVENTS_HEADER, *rows])
 
