@@ -119,7 +119,8 @@ def score_foot(detected: dict[str, np.ndarray], reference: dict[str, np.ndarray]
         ref = np.sort(np.asarray(reference.get(kind, []), np.int64))
         det = np.sort(np.asarray(detected.get(kind, []), np.int64))
         partner, taken = match(det, ref, tol)
-        errors = np.where(partner >= 0, det[np.maximum(partner, 0)] - ref, 0) / fs * 1000.0
+        errors = (np.where(partner >= 0, det[np.maximum(partner, 0)] - ref, 0) / fs * 1000.0 if len(det)
+                  else np.zeros(len(ref)))
         for cat in CATEGORIES:
             mine = labels[kind] == cat
             scores[(kind, cat)] = CategoryScore(errors[mine & (partner >= 0)], int(mine.sum()))

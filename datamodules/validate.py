@@ -543,6 +543,8 @@ def summarize(path: str | os.PathLike) -> str:
     grf_feet = [f for f in FEET if any(f in t.grf_feet for t in trials)]
     grids = sorted({t.pressure_shape for t in trials if t.pressure_shape})
     keypoints = sorted({len(t.keypoint_names) for t in trials if t.keypoint_names})
+    cop_feet = [f for f in FEET if any(f in t.cop_feet for t in trials)]
+    insole_feet = [f for f in FEET if any(f in t.insole_feet for t in trials)]
     labels = [
         f"imu ({len(imu)} ch)" if imu else "",
         f"joint_angles ({len(angles)} ch)" if angles else "",
@@ -550,6 +552,8 @@ def summarize(path: str | os.PathLike) -> str:
         f"pressure ({', '.join(f'{h}x{w}' for h, w in grids)})" if grids else "",
         f"keypoints ({', '.join(map(str, keypoints))})" if keypoints else "",
         "com" if has_com else "",
+        f"cop ({', '.join(cop_feet)})" if cop_feet else "",
+        f"insole ({', '.join(insole_feet)})" if insole_feet else "",
         "events" if any(t.event_feet for t in trials) else "",
         "clean" if any(t.has_clean for t in trials) else "",
     ]

@@ -114,8 +114,7 @@ def _fill_markers(points: np.ndarray, labels: list[str]) -> tuple[np.ndarray, li
             kept.append(CubicSpline(t[ok], xyz[ok])(t))
             names.append(label)
         else:
-            where = "at the start or end" if not inner else f"a gap of {longest} frames"
-            dropped.append(f"{label} ({int((~ok).sum())} frames missing, {where})")
+            dropped.append(f"{label} {int((~ok).sum())}")
     return (np.stack(kept, axis=1) if kept else np.zeros((points.shape[0], 0, 3))), names, dropped
 
 
@@ -159,7 +158,8 @@ def read_c3d(path: str | Path, events_from_file: bool = True) -> Table:
     points = np.moveaxis(data["points"][:3], 0, -1).transpose(1, 0, 2) * POSITION_SCALE[unit]  # [T, K, 3]
     markers, names, dropped = _fill_markers(points, labels)
     if dropped:
-        notes.append(f"markers left out (gaps over {MAX_MARKER_GAP} frames or at an end): {', '.join(dropped)}")
+        notes.append(f"{len(dropped)} of {len(labels)} markers left out (frames missing at an end of the trial or in a "
+                     f"gap over {MAX_MARKER_GAP} frames): {', '.join(dropped)}")
 
     # plates -> offset-free forces, contacts
     forces, cops, contacts = [], [], []

@@ -183,7 +183,7 @@ def read_mat_trials(path: str | Path, mapping: Mapping[str, Any], where: str) ->
         if rate_spec is not None:
             rate = float(rate_spec) if isinstance(rate_spec, int | float) else float(get_path(trial, rate_spec, source))
         table = Table(source=source, columns=columns, sample_rate_hz=rate,
-                      notes=[f"MATLAB struct {tpath or '(top level)'}: {len(columns)} channel(s)"])
+                      notes=[])
         if spec is not None:
             if rate is None:
                 raise DataError(f"{where}, key 'mat.sample_rate': expected a rate to turn event times into "
