@@ -231,3 +231,20 @@ def test_readme_reader_commands_print_what_the_readme_shows(shared_data, index, 
         out = tmp_path / name
         assert validate_file(out) == [], command
     assert lines == expected
+
+
+def test_import_splits_a_trial_at_a_long_counter_gap_and_says_so(tmp_path, capsys):
+    folder = tmp_path / "S01"
+    folder.mkdir()
+    counter = [c for c in range(300) if not 100 <= c < 120]  # 20 missing: more than the 5 that are filled
+    lines = ["Xsens export v1", "PacketCounter;R_FOOT_gyr_y"] + [f"{c};{np.sin(c / 9):.5f}" for c in counter]
+    (folder / "walk.csv").write_text("\n".join(lines) + "\n")
+    (folder / "subject.yaml").write_text("body_mass_kg: 70\nheight_m: 1.7\nsample_rate_hz: 100\n"
+                                         "ignore_columns: [PacketCounter]\n")
+    assert data_main(["import", str(tmp_path), "--out", str(tmp_path / "out.h5")]) == 0
+    report = capsys.readouterr().out.splitlines()
+    assert report[0] == "S01/walk_part1: 100 samples at 100 Hz; imu 1 ch"
+    assert "  - counter 'PacketCounter': 1 gap(s), 20 missing sample(s); 0 sample(s) in 0 gap(s) of <= 5 filled " \
+           "by cubic interpolation; split at 1 longer gap(s) into 2 parts" in report
+    assert any(line.startswith("S01/walk_part2: 180 samples") for line in report)
+    assert validate_file(tmp_path / "out.h5") == []

@@ -263,8 +263,9 @@ def read_delimited(
                             f"{missing_found(absent, names)}")
     data, line_index = _parse(path, lines, layout, names)
     notes = []
-    detected = delimiter is ... or skip_rows is None or header_rows is None
-    if detected and (layout.preamble or layout.delimiter != "," or layout.header_rows != 1):
+    unusual = ((delimiter is ... and layout.delimiter != ",") or (skip_rows is None and layout.preamble > 0)
+               or (header_rows is None and layout.header_rows != 1))
+    if unusual:  # say what was detected when it is not a plain one-header CSV
         notes.append(f"read as {layout.describe()}")
     keep = list(columns) if columns is not None else names
     return Table(
