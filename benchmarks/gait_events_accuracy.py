@@ -280,22 +280,44 @@ def _sensor(column: str) -> str:
     return "foot" if "foot" in column.lower() else "shank"
 
 
-def score_csv(path: Path, events: Path, rate: float, unit: str, columns: list[str], feet: list[str],
+def detect_in_segments(gyro: np.ndarray, rate: float, table, sensor: str, overrides: dict
+                       ) -> tuple[dict[str, np.ndarray], str]:
+    """Events of each continuous segment (counter gaps too long to fill split a file), on the file's timeline
+    (the packet counter's when there is one)."""
+    from datamodules.readers import timeline_start
+
+    found, notes = {"heel_strike": [], "toe_off": []}, []
+    for a, b in table.segments or [(0, len(gyro))]:
+        if b - a < 2 * rate:
+            continue
+        events = detect_gait_events(gyro[a:b], rate, sensor, **overrides)
+        for kind in found:
+            found[kind].append(events.as_dict()[kind] + timeline_start(table, a))
+        notes.append(events.polarity)
+    return ({k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in found.items()},
+            next((n for n in notes if "flipped" in n), notes[0] if notes else ""))
+
+
+def score_csv(path: Path, events: Path, rate: float | None, unit: str, columns: list[str], feet: list[str],
               yaw_columns: list[str], sensor: str | None, flip: float, overrides: dict, header_rows: int | None
               ) -> list:
-    """A CSV (any delimiter, detected) with one gyroscope column per foot, and a foot,event,sample CSV."""
+    """A text recording (layout detected, packet counters handled as by `zoo data events`) with one gyroscope
+    column per foot, against a foot,event,sample CSV on the same timeline."""
     from benchmarks.event_scoring import score_foot
     from datamodules.importers import read_events_csv
+    from datamodules.readers import read_tables
 
-    table = read_csv_table(path, header_rows=header_rows)
+    options = {"header_rows": header_rows} if header_rows is not None else {}
+    (_, table), = read_tables(path, options)
+    table.require([*columns, *yaw_columns], "column(s)")
+    rate = rate or table.sample_rate_hz
     reference = read_events_csv(events)
     rows = []
     for i, (column, foot) in enumerate(zip(columns, feet)):
-        gyro = flip * convert_units(table[column], unit, "gyr", str(path))
-        yaw = convert_units(table[yaw_columns[i]], unit, "gyr", str(path)) if i < len(yaw_columns) else None
-        found = detect_gait_events(gyro, rate, sensor or _sensor(column), **overrides)
-        rows.append((f"{path.name} {foot}", score_foot(found.as_dict(), reference[foot], rate, None, yaw),
-                     found.polarity))
+        gyro = flip * convert_units(table.columns[column], unit, "gyr", str(path))
+        yaw = convert_units(table.columns[yaw_columns[i]], unit, "gyr", str(path)) if i < len(yaw_columns) else None
+        found, polarity = detect_in_segments(gyro, rate, table, sensor or _sensor(column), overrides)
+        rows.append((f"{path.name} {foot}", score_foot(found, reference[foot], rate, None, yaw), polarity))
     return rows
 
 
@@ -342,8 +364,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{', flipped on purpose' if args.flip else ''})", rows)
         return 0
     if args.csv is not None:
-        if args.events is None or args.rate is None or not args.gyro_column:
-            parser.error("--csv needs --events, --rate and --gyro-column")
+        if args.events is None or not args.gyro_column:
+            parser.error("--csv needs --events and --gyro-column (and --rate unless the file states it)")
         feet = args.foot or [("left" if "l" in c.lower()[:2] or "left" in c.lower() else "right")
                              for c in args.gyro_column]
         rows = score_csv(args.csv, args.events, args.rate, args.unit, args.gyro_column, feet, args.yaw_column,

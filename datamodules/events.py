@@ -43,6 +43,7 @@ from datamodules.errors import DataError
 from datamodules.importers import convert_units, write_events_csv
 from datamodules.naming import FEET
 from datamodules.preprocessing import lowpass, pair_stances
+from datamodules.readers import timeline_start
 
 HEEL_STRIKE_RULES = ("peak", "zero_crossing")
 POLARITY_WINDOW_S = 0.15  # the swing stays deep this long; push-off and heel-strike spikes do not
@@ -403,16 +404,20 @@ def _detect(table, column: str, foot: str, args: argparse.Namespace, overrides: 
     segments = table.segments or [(0, len(gyro))]
     hs, to, mid, notes = [], [], [], []
     for a, b in segments:
+        if len(segments) > 1 and b - a < 2 * rate:  # a sliver between two long gaps holds no stride
+            continue
         try:
             found = detect_gait_events(gyro[a:b], rate, sensor, **overrides)
         except ValueError as exc:
             raise DataError(f"{table.source}, column '{column}': {exc}") from None
-        hs.append(found.heel_strike + a)
-        to.append(found.toe_off + a)
-        mid.append(found.mid_swing + a)
+        start = timeline_start(table, a)  # the counter's timeline when a counter was read
+        hs.append(found.heel_strike + start)
+        to.append(found.toe_off + start)
+        mid.append(found.mid_swing + start)
         notes.append(found.polarity)
-    merged = GaitEvents(np.concatenate(hs), np.concatenate(to), np.concatenate(mid),
-                        next((n for n in notes if "flipped" in n), notes[0]))
+    empty = [np.zeros(0, np.int64)]
+    merged = GaitEvents(np.concatenate(hs or empty), np.concatenate(to or empty), np.concatenate(mid or empty),
+                        next((n for n in notes if "flipped" in n), notes[0] if notes else ""))
     return FootResult(name, foot, column, sensor, merged, rate, len(segments)), merged.as_dict()
 
 

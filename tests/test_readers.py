@@ -248,3 +248,36 @@ def test_import_splits_a_trial_at_a_long_counter_gap_and_says_so(tmp_path, capsy
            "by cubic interpolation; split at 1 longer gap(s) into 2 parts" in report
     assert any(line.startswith("S01/walk_part2: 180 samples") for line in report)
     assert validate_file(tmp_path / "out.h5") == []
+
+
+def test_readme_vendor_export_commands(tmp_path, monkeypatch, capsys):
+    """The README's vendor-export block, run in a temporary folder (generation time masked)."""
+    import runpy
+    import sys
+
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"<!-- vendor:start -->\n```console\n(.*?)```", text, flags=re.S).group(1).splitlines()
+    steps: list[tuple[str, list[str]]] = []
+    for line in block:
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        else:
+            steps[-1][1].append(line)
+    monkeypatch.chdir(tmp_path)
+    for command, expected in steps:
+        argv = shlex.split(command)
+        if argv[0] == "python":
+            saved, sys.argv = sys.argv, [str(REPO / argv[1]), *argv[2:]]
+            try:
+                runpy.run_path(str(REPO / argv[1]), run_name="__main__")
+            finally:
+                sys.argv = saved
+        else:
+            assert data_main(argv[2:]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        mask = re.compile(r"in \d+\.\d s$")
+        assert [mask.sub("in _ s", x) for x in lines] == [mask.sub("in _ s", x) for x in expected], command
+    got = read_events_csv(tmp_path / "walk_xsens.events.csv")["right"]
+    true = read_events_csv(tmp_path / "walk_xsens.true_events.csv")["right"]
+    near = np.abs(got["heel_strike"][:, None] - true["heel_strike"][None, :]).min(axis=0)
+    assert (near <= 1).sum() >= len(true["heel_strike"]) - 1  # all but the one in the 30-sample gap

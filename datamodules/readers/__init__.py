@@ -62,18 +62,26 @@ def apply_counter(table: Table, counter: Any, max_fill: Any, where: str) -> Tabl
     return filled
 
 
+def timeline_start(table: Table, row: int) -> int:
+    """Position of `row` on the file's own timeline: the packet counter's (counter - first counter) when a
+    counter was read, else the row itself. Event indices of `zoo data events` count on this timeline."""
+    position = table.extras.get("counter_position")
+    return int(position[row]) if position is not None else row
+
+
 def split_segments(name: str, table: Table) -> list[tuple[str, Table, int]]:
-    """`(name, table, first row)` per continuous segment: `name_part1`, `name_part2`, ... after a split."""
+    """`(name, table, first sample on the timeline)` per continuous segment: `name_part1`, `name_part2`, ...
+    after a split."""
     if not table.segments:
         return [(name, table, 0)]
     parts = []
     for k, (a, b) in enumerate(table.segments, start=1):
         part = Table(source=table.source, columns={c: v[a:b] for c, v in table.columns.items()},
-                     notes=[*table.notes, f"part {k} of {len(table.segments)}: rows {a}-{b - 1} of the counter "
-                            "timeline"],
+                     notes=[*table.notes, f"part {k} of {len(table.segments)}: samples {timeline_start(table, a)}-"
+                            f"{timeline_start(table, b - 1)} of the counter timeline"],
                      line_of_row=(lambda row, a=a: table.line_of_row(row + a)) if table.line_of_row else None,
                      sample_rate_hz=table.sample_rate_hz, extras=table.extras)
-        parts.append((f"{name}_part{k}", part, a))
+        parts.append((f"{name}_part{k}", part, timeline_start(table, a)))
     return parts
 
 
@@ -121,4 +129,4 @@ def events_in_part(events: Mapping[str, Mapping[str, np.ndarray]], start: int, n
 
 
 __all__ = ["READER_OPTIONS", "SUFFIXES", "Table", "apply_counter", "events_in_part", "load_mapping",
-           "read_tables", "split_segments"]
+           "read_tables", "split_segments", "timeline_start"]
