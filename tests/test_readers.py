@@ -193,6 +193,13 @@ def test_c3d_plates_become_right_foot_grf_and_cop(shared_data, tmp_path, monkeyp
     np.testing.assert_array_equal(trial.events["right"]["heel_strike"], [544, 1080])
     cop = trial.cop["right"]
     assert cop[1000, 0] > cop[700, 0] + 0.3  # second plate lies ahead along the walking direction
+    # without the file's events, the foot markers nearest the COP give the same feet
+    from datamodules.readers.c3d import read_c3d
+
+    by_markers = read_c3d(shared_data / "c3d_sample" / "Eb015pi.c3d", events_from_file=False)
+    assert [n for n in by_markers.notes if "->" in n] == [
+        "plate 2 contact 2.72-4.97 s -> right foot (nearest foot markers (5 cm from the COP))",
+        "plate 1 contact 5.39-7.33 s -> right foot (nearest foot markers (5 cm from the COP))"]
 
 
 # -- README: one command and its real output per reader ------------------------------------------------

@@ -118,6 +118,24 @@ def _fill_markers(points: np.ndarray, labels: list[str]) -> tuple[np.ndarray, li
     return (np.stack(kept, axis=1) if kept else np.zeros((points.shape[0], 0, 3))), names, dropped
 
 
+def _nearest_foot(markers: np.ndarray, names: list[str], cop: np.ndarray, a: int, b: int, analog_rate: float,
+                  point_rate: float) -> tuple[str, float] | None:
+    """(side, horizontal distance in m) of the foot markers (R*/L* with FT, FOOT, HEE, TOE, MT or ANK) nearest
+    the COP at mid-contact; None without foot markers."""
+    mid = (a + b) // 2
+    frame = min(int(round(mid / analog_rate * point_rate)), markers.shape[0] - 1)
+    sides: dict[str, float] = {}
+    for k, name in enumerate(names):
+        side = {"R": "right", "L": "left"}.get(name[:1].upper())
+        if side and re.search(r"FT|FOOT|HEE|TOE|MT|ANK", name.upper()):
+            d = float(np.linalg.norm((markers[frame, k] - cop[mid])[:2]))
+            sides[side] = min(d, sides.get(side, np.inf))
+    if not sides:
+        return None
+    side = min(sides, key=sides.get)
+    return side, sides[side]
+
+
 def _world_axes(travel: np.ndarray) -> tuple[np.ndarray, str]:
     """Rows x, y, z of the world frame in lab coordinates: x along the walking direction (a lab axis), z up."""
     horizontal = np.array([travel[0], travel[1], 0.0])
@@ -199,23 +217,19 @@ def read_c3d(path: str | Path, events_from_file: bool = True) -> Table:
         onset = a / analog_rate
         near = [(abs(t - onset), foot, label, t) for foot, kind, t, label in events if kind == "heel_strike"
                 and abs(t - onset) <= EVENT_TOLERANCE_S]
+        by_markers = _nearest_foot(markers, names, cops[i], a, b, analog_rate, point_rate)
         if near:
             _, foot, label, t = min(near)
             how = f"event {label} at {t:.2f} s"
+            if by_markers is not None and by_markers[0] != foot:
+                how += f"; the nearest foot markers are {by_markers[0]}'s ({by_markers[1] * 100:.0f} cm), check"
+        elif by_markers is not None:
+            foot = by_markers[0]
+            how = f"nearest foot markers ({by_markers[1] * 100:.0f} cm from the COP)"
         else:
-            mid = (a + b) // 2
-            frame = min(int(round(mid / analog_rate * point_rate)), markers.shape[0] - 1)
-            sides = {}
-            for k, name in enumerate(names):
-                side = {"R": "right", "L": "left"}.get(name[:1].upper())
-                if side and re.search(r"FT|FOOT|HEE|TOE|MT|ANK|HEEL", name.upper()):
-                    sides.setdefault(side, []).append(np.linalg.norm((markers[frame, k] - cops[i][mid])[:2]))
-            if not sides:
-                raise DataError(f"{path}: plate {i + 1}, contact at {onset:.2f} s: expected a heel-strike event "
-                                f"within {EVENT_TOLERANCE_S} s or foot markers (R*/L* FT, HEE, TOE, ANK, MT) "
-                                "to tell the foot, found neither")
-            foot = min(sides, key=lambda s: min(sides[s]))
-            how = f"nearest foot markers ({min(sides[foot]) * 100:.0f} cm from the COP)"
+            raise DataError(f"{path}: plate {i + 1}, contact at {onset:.2f} s: expected a heel-strike event "
+                            f"within {EVENT_TOLERANCE_S} s or foot markers (R*/L* FT, HEE, TOE, ANK, MT) "
+                            "to tell the foot, found neither")
         grf[foot][a:b] += forces[i][a:b]
         cop[foot][a:b] = cops[i][a:b]
         used.add(foot)
