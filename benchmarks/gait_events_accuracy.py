@@ -1,8 +1,14 @@
-"""Accuracy of the gait-event detector on a real recording with motion-capture reference events.
+"""Accuracy of the gait-event detector against reference events, on any recording that has them.
 
     python -m benchmarks.gait_events_accuracy [--data ../shared/data/gaitmap_example]
+    python -m benchmarks.gait_events_accuracy --recording lab.h5 --gyro-column R_FOOT_gyr_y [--yaw-column ...]
+    python -m benchmarks.gait_events_accuracy --csv imu.csv --events ref.csv --rate 204.8 --unit deg/s \
+        --gyro-column right_sensor/gyr_y [--foot right] [--yaw-column right_sensor/gyr_z]
 
-It also scores the detector against the true events of the simulator (shank and foot gyroscopes).
+Without `--recording`/`--csv` it scores the gaitmap example (as recorded and with the gyroscope sign
+flipped on purpose, which the detector must notice) and the simulator's true events. Every mode prints
+found %, median and p90 |error| and spurious detections, separately for steady strides, bout starts
+and ends, and turns (benchmarks.event_scoring).
 
 The gaitmap example (MIT licence, MaD-Lab Erlangen) holds foot IMUs at 204.8 Hz and, per stride, the
 initial contact (`ic`) and terminal contact (`tc`) seen by optical motion capture. Strides run from
@@ -148,14 +154,15 @@ class FootResult:
 
 
 def evaluate(
-    folder: Path = GAITMAP, heel_strike_rules: tuple[str, ...] = ("zero_crossing", "peak")
+    folder: Path = GAITMAP, heel_strike_rules: tuple[str, ...] = ("zero_crossing", "peak"), flip: float = 1.0
 ) -> list[FootResult]:
-    """Run the foot preset (and the same with Qian's peak rule) on both feet of the gaitmap recording."""
+    """Run the foot preset (and the same with Qian's peak rule) on both feet of the gaitmap recording;
+    `flip=-1` inverts the gyroscope first (the detector must notice and correct it)."""
     gyro, strides = load_gaitmap(folder)
     results = []
     for rule in heel_strike_rules:
         for foot in FEET:
-            events = detect_gait_events(gyro[foot], GAITMAP_RATE_HZ, PRESETS["foot"], heel_strike=rule)
+            events = detect_gait_events(flip * gyro[foot], GAITMAP_RATE_HZ, PRESETS["foot"], heel_strike=rule)
             ref = strides[foot]
             results.append(FootResult(
                 foot=foot,
@@ -218,13 +225,153 @@ def simulator_accuracy(path: Path, channel: str = "R_SHANK_gyr_y", preset: str =
     return SimulatorResult(channel, preset, merged, n_true)
 
 
+def _print_scores(title: str, rows: list) -> None:
+    from benchmarks.event_scoring import table
+
+    print(f"\n{title}\n")
+    print(table(rows))
+
+
+def gaitmap_categories(folder: Path = GAITMAP, flip: float = 1.0) -> list:
+    """Per foot: the foot preset with the sign read from the signal, scored by category (turns from gyr_z)."""
+    from benchmarks.event_scoring import score_foot
+
+    gyro, strides = load_gaitmap(folder)
+    table = read_csv_table(folder / "imu_sample.csv", header_rows=2)
+    rows = []
+    for foot in FEET:
+        yaw = convert_units(table[f"{foot}_sensor/gyr_z"], "deg/s", "gyr", str(folder))
+        ref = strides[foot]
+        found = detect_gait_events(flip * gyro[foot], GAITMAP_RATE_HZ, "foot")
+        rows.append((foot, score_foot(found.as_dict(), {"heel_strike": ref.heel_strike, "toe_off": ref.toe_off},
+                                      GAITMAP_RATE_HZ, ref.bouts(), yaw), found.polarity))
+    return rows
+
+
+def score_recording(path: Path, gyro_column: str, sensor: str | None, yaw_column: str | None, foot: str,
+                    flip: float, overrides: dict) -> list:
+    """Every trial of a recording file with reference events: (label, FootScore, polarity note).
+    `foot` = "both" pools both feet's reference events (a trunk or pelvis sensor sees every step)."""
+    from benchmarks.event_scoring import bouts_from_events, score_foot
+
+    rows = []
+    with Recording(path) as rec:
+        for info in rec.trials():
+            if gyro_column not in info.imu_channels or not info.event_feet:
+                continue
+            imu = rec.dataset(info.subject_id, info.trial_id, "imu")
+            gyro = flip * imu[:, info.imu_channels.index(gyro_column)]
+            yaw = imu[:, info.imu_channels.index(yaw_column)] if yaw_column else None
+            feet = [f for f in FEET if f in info.event_feet] if foot == "both" else [foot]
+            ref = {k: np.sort(np.concatenate([rec.events(info.subject_id, info.trial_id, f).get(k, np.zeros(0, int))
+                                              for f in feet])).astype(np.int64) for k in ("heel_strike", "toe_off")}
+            if not len(ref["heel_strike"]):
+                continue
+            attrs = rec.file[info.path].attrs
+            bouts = [tuple(int(v) for v in b) for b in attrs["reference_bouts"]] if "reference_bouts" in attrs \
+                else bouts_from_events(ref["heel_strike"])
+            found = detect_gait_events(gyro, info.sample_rate_hz, sensor or _sensor(gyro_column), **overrides)
+            rows.append((f"{info.subject_id}/{info.trial_id}",
+                         score_foot(found.as_dict(), ref, info.sample_rate_hz, bouts, yaw), found.polarity))
+    return rows
+
+
+def _sensor(column: str) -> str:
+    return "foot" if "foot" in column.lower() else "shank"
+
+
+def detect_in_segments(gyro: np.ndarray, rate: float, table, sensor: str, overrides: dict
+                       ) -> tuple[dict[str, np.ndarray], str]:
+    """Events of each continuous segment (counter gaps too long to fill split a file), on the file's timeline
+    (the packet counter's when there is one)."""
+    from datamodules.readers import timeline_start
+
+    found, notes = {"heel_strike": [], "toe_off": []}, []
+    for a, b in table.segments or [(0, len(gyro))]:
+        if b - a < 2 * rate:
+            continue
+        events = detect_gait_events(gyro[a:b], rate, sensor, **overrides)
+        for kind in found:
+            found[kind].append(events.as_dict()[kind] + timeline_start(table, a))
+        notes.append(events.polarity)
+    return ({k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in found.items()},
+            next((n for n in notes if "flipped" in n), notes[0] if notes else ""))
+
+
+def score_csv(path: Path, events: Path, rate: float | None, unit: str, columns: list[str], feet: list[str],
+              yaw_columns: list[str], sensor: str | None, flip: float, overrides: dict, header_rows: int | None
+              ) -> list:
+    """A text recording (layout detected, packet counters handled as by `zoo data events`) with one gyroscope
+    column per foot, against a foot,event,sample CSV on the same timeline."""
+    from benchmarks.event_scoring import score_foot
+    from datamodules.importers import read_events_csv
+    from datamodules.readers import read_tables
+
+    options = {"header_rows": header_rows} if header_rows is not None else {}
+    (_, table), = read_tables(path, options)
+    table.require([*columns, *yaw_columns], "column(s)")
+    rate = rate or table.sample_rate_hz
+    reference = read_events_csv(events)
+    rows = []
+    for i, (column, foot) in enumerate(zip(columns, feet)):
+        gyro = flip * convert_units(table.columns[column], unit, "gyr", str(path))
+        yaw = convert_units(table.columns[yaw_columns[i]], unit, "gyr", str(path)) if i < len(yaw_columns) else None
+        found, polarity = detect_in_segments(gyro, rate, table, sensor or _sensor(column), overrides)
+        rows.append((f"{path.name} {foot}", score_foot(found, reference[foot], rate, None, yaw), polarity))
+    return rows
+
+
+def _report(title: str, rows: list) -> None:
+    from benchmarks.event_scoring import merge
+
+    if len(rows) > 1:
+        rows = [*rows, ("all", merge([r[1] for r in rows]), "")]
+    _print_scores(title, [(label, score) for label, score, _ in rows])
+    flipped = sum("flipped" in note for *_, note in rows)
+    print(f"\nsign read from the signal: {flipped} of {len([r for r in rows if r[0] != 'all'])} flipped and "
+          "inverted" if any(note for *_, note in rows) else "\nsign forced")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=GAITMAP, help="folder of the gaitmap example recording")
+    parser.add_argument("--recording", type=Path, help="a recording file (HDF5) with events to score against")
+    parser.add_argument("--csv", type=Path, help="a CSV recording, with --events, --rate, --unit")
+    parser.add_argument("--events", type=Path, help="reference events CSV (foot,event,sample) for --csv")
+    parser.add_argument("--rate", type=float, help="sample rate of --csv, Hz")
+    parser.add_argument("--unit", choices=("rad/s", "deg/s"), default="rad/s", help="gyroscope unit of --csv")
+    parser.add_argument("--header-rows", type=int, help="header rows of --csv (default: detected)")
+    parser.add_argument("--gyro-column", action="append", default=[], help="sagittal gyroscope column (per foot)")
+    parser.add_argument("--yaw-column", action="append", default=[], help="vertical-axis gyroscope (finds turns)")
+    parser.add_argument("--foot", action="append", default=[], help="foot per --gyro-column; 'both' pools "
+                        "both feet's reference events (recording mode, trunk or pelvis sensors)")
+    parser.add_argument("--sensor", choices=tuple(PRESETS), help="detector preset (default from the name)")
+    parser.add_argument("--sign", type=float, choices=(1.0, -1.0, 0.0), help="force the sign (default: read)")
+    parser.add_argument("--flip", action="store_true", help="invert the gyroscope on purpose before detecting")
     parser.add_argument("--sim-subjects", type=int, default=8, help="simulated subjects (walking)")
     parser.add_argument("--sim-seconds", type=float, default=30.0, help="seconds per simulated trial")
     parser.add_argument("--sim-seed", type=int, default=1)
     args = parser.parse_args(argv)
+    flip = -1.0 if args.flip else 1.0
+    overrides = {"sign": args.sign} if args.sign is not None else {}
+    if args.recording is not None:
+        if len(args.gyro_column) != 1:
+            parser.error("--recording takes one --gyro-column")
+        rows = score_recording(args.recording, args.gyro_column[0], args.sensor,
+                               args.yaw_column[0] if args.yaw_column else None,
+                               (args.foot or ["right"])[0], flip, overrides)
+        _report(f"Gait events vs the reference events of {args.recording} ({args.gyro_column[0]}"
+                f"{', flipped on purpose' if args.flip else ''})", rows)
+        return 0
+    if args.csv is not None:
+        if args.events is None or not args.gyro_column:
+            parser.error("--csv needs --events and --gyro-column (and --rate unless the file states it)")
+        feet = args.foot or [("left" if "l" in c.lower()[:2] or "left" in c.lower() else "right")
+                             for c in args.gyro_column]
+        rows = score_csv(args.csv, args.events, args.rate, args.unit, args.gyro_column, feet, args.yaw_column,
+                         args.sensor, flip, overrides, args.header_rows)
+        _report(f"Gait events vs {args.events}", rows)
+        return 0
     if not args.data.is_dir():
         print(f"gaitmap example not found at {args.data}; pass --data")
         return 2
@@ -235,9 +382,15 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     for result in evaluate(args.data):
         print(result.row())
+    for result in evaluate(args.data, ("zero_crossing",), flip=-1.0):
+        print(result.row().replace("zero_crossing", "zero_crossing, sign flipped on purpose"))
 
     print("\nPercentiles of |error| count every reference event; a miss (no detection within "
           f"{MATCH_TOLERANCE_S * 1000:.0f} ms) counts as an infinite error.")
+    for flip_, what in ((1.0, "as recorded"), (-1.0, "gyroscope sign flipped on purpose")):
+        rows = gaitmap_categories(args.data, flip_)
+        _report(f"By step category, gaitmap foot preset, {what} (turns: |heading change| >= 25 deg over a "
+                "stride, from gyr_z)", rows)
     print(f"\nGait events vs the simulator's true events ({args.sim_subjects} subjects x "
           f"{args.sim_seconds:g} s walking, seed {args.sim_seed}, right foot)\n")
     print("| channel | preset | HS found | HS median abs ms | HS median signed ms | HS p95 ms "

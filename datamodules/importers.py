@@ -14,6 +14,11 @@ Column names (case-sensitive):
   p_<foot>_r<row>_c<col>            one pressure cell per column, any grid (N/cm^2, kPa, Pa, MPa)
   kp_<name>_<x|y|z>                 keypoint positions (m, cm, mm)
   com_<x|y|z>                       centre of mass position (m, cm, mm)
+  cop_<foot>_<x|y|z>                centre of pressure, world frame (m, cm, mm)
+  insole_<foot>_<sensor>            force under one sparse insole sensor (N, kN)
+
+Files are read by `datamodules.readers` (delimited text with preamble and any delimiter, packet
+counters with gaps, MATLAB structs, C3D, OpenSim .mot/.sto).
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ from datamodules.naming import (
     SEXES,
 )
 from datamodules.preprocessing import resample, resample_indices
+from datamodules.readers import READER_OPTIONS, SUFFIXES, events_in_part, read_tables, split_segments
+from datamodules.readers.delimited import read_delimited
+from datamodules.readers.table import missing_found
 from datamodules.recording import (
     EVENT_KINDS,
     JOINT_ANGLE_UNIT,
@@ -62,6 +70,7 @@ UNITS: dict[str, dict[str, float]] = {
     "grf": {"N": 1.0, "kN": 1e3},
     "pressure": {"N/cm^2": 1.0, "kPa": 0.1, "Pa": 1e-4, "MPa": 100.0},
     "position": {"m": 1.0, "cm": 1e-2, "mm": 1e-3},
+    "force": {"N": 1.0, "kN": 1e3},
 }
 COLUMN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("time", re.compile(r"time")),
@@ -71,16 +80,20 @@ COLUMN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("pressure", re.compile(r"p_(?P<foot>left|right)_r(?P<row>\d+)_c(?P<col>\d+)")),
     ("keypoint", re.compile(r"kp_(?P<name>.+)_(?P<axis>[xyz])")),
     ("com", re.compile(r"com_(?P<axis>[xyz])")),
+    ("cop", re.compile(r"cop_(?P<foot>left|right)_(?P<axis>[xyz])")),
+    ("insole", re.compile(r"insole_(?P<foot>left|right)_(?P<name>.+)")),
 )
 EXPECTED_COLUMNS = ("time, <SEGMENT>_<acc|gyr>_<x|y|z>, R_HIP_flex..L_ANKLE_rot, "
-                    "grf_<foot>_<ml|ap|vertical>, p_<foot>_r<row>_c<col>, kp_<name>_<x|y|z>, com_<x|y|z>")
+                    "grf_<foot>_<ml|ap|vertical>, p_<foot>_r<row>_c<col>, kp_<name>_<x|y|z>, com_<x|y|z>, "
+                    "cop_<foot>_<x|y|z>, insole_<foot>_<sensor>")
 RATE_TOLERANCE = 0.01  # a `time` column may deviate this much (relative) from the declared rate
 
 SIDECAR_NAMES = ("subject.yaml", "subject.yml", "subject.json")
 SUBJECT_KEYS = ("subject_id", "body_mass_kg", "height_m", "sex", "foot_length_m", "arch_type", "attrs")
 TRIAL_KEYS = ("sample_rate_hz", "activity", "speed_m_s", "header_rows", "columns", "ignore_columns", "units",
-              "pressure_cell_size_m")
+              "pressure_cell_size_m", "negate_columns", *(k for k in READER_OPTIONS if k != "header_rows"))
 TRIAL_ONLY_KEYS = ("file", "events", "pressure_frames")
+AUTO_SUFFIXES = tuple(s for s in SUFFIXES if s not in (".txt", ".dat"))
 EVENTS_HEADER = ("foot", "event", "sample")
 
 
@@ -93,84 +106,23 @@ def convert_units(values: np.ndarray, unit: str, kind: str, where: str) -> np.nd
     return np.asarray(values, dtype=np.float64) * factors[unit]
 
 
-def _parse_slowly(path: Path, names: list[str], header_rows: int) -> np.ndarray:
-    """Cell by cell, for files with empty cells (missing values, read as NaN) or errors to locate."""
-    rows = []
-    with path.open(newline="") as f:
-        for line_no, row in enumerate(csv.reader(f), start=1):
-            if line_no <= header_rows or not row:
-                continue
-            if len(row) != len(names):
-                raise DataError(f"{path}, line {line_no}: expected {len(names)} comma-separated values "
-                                f"(as many as header columns), found {len(row)}")
-            values = []
-            for name, cell in zip(names, row):
-                cell = cell.strip()
-                try:
-                    values.append(float(cell) if cell else math.nan)
-                except ValueError:
-                    raise DataError(f"{path}, line {line_no}, column '{name}': expected a number "
-                                    f"(or an empty cell for a missing value), found '{cell}'") from None
-            rows.append(values)
-    return np.array(rows, dtype=np.float64).reshape(len(rows), len(names))
-
-
 def _read_numbers(path: Path, names: list[str], header_rows: int) -> np.ndarray:
-    """Fast C parser first; the slow parser only when that fails (empty cells or a bad line)."""
-    try:
-        data = np.loadtxt(path, delimiter=",", skiprows=header_rows, ndmin=2, dtype=np.float64, comments=None)
-    except ValueError:
-        return _parse_slowly(path, names, header_rows)
-    if data.size == 0:
-        return np.zeros((0, len(names)))
-    if data.shape[1] != len(names):
-        return _parse_slowly(path, names, header_rows)  # raises with the line number
-    return data
-
-
-def csv_line_of_row(path: str | Path, header_rows: int, row: int) -> int:
-    """1-based line of the file holding data row `row` (0-based, as in `read_csv_table`'s arrays): header
-    rows count, blank lines (skipped by the readers) are stepped over."""
-    with Path(path).open(newline="") as f:
-        reader = csv.reader(f)
-        seen = -1
-        for index, cells in enumerate(reader):
-            if index < header_rows or not cells:
-                continue
-            seen += 1
-            if seen == row:
-                return reader.line_num
-    raise ValueError(f"{path}: no data row {row}")
+    """Numbers of a comma-separated file with `header_rows` header lines (pressure frames: 0)."""
+    table = read_delimited(path, delimiter=",", skip_rows=0, header_rows=header_rows,
+                           column_names=names if header_rows == 0 else None)
+    return np.stack(list(table.columns.values()), axis=1) if table.columns else np.zeros((0, len(names)))
 
 
 def read_csv_table(
-    path: str | Path, header_rows: int = 1, columns: list[str] | None = None
+    path: str | Path, header_rows: int | None = 1, columns: list[str] | None = None, *,
+    delimiter: str | None | type[Ellipsis] = ..., skip_rows: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Columns of a numeric CSV by name. With several header rows a column is named by its header
-    cells joined with '/' (gaitmap's `right_sensor` over `gyr_y` -> `right_sensor/gyr_y`).
-    `columns` restricts the result and must all be present."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such CSV file")
-    with path.open(newline="") as f:
-        header = [row for _, row in zip(range(header_rows), csv.reader(f))]
-    if len(header) < header_rows:
-        raise DataError(f"{path}: expected {header_rows} header row(s), found {len(header)} line(s)")
-    for line_no, row in enumerate(header[1:], start=2):
-        if len(row) != len(header[0]):
-            raise DataError(f"{path}, line {line_no}: expected {len(header[0])} header cells as on line 1, "
-                            f"found {len(row)}")
-    names = ["/".join(cell.strip() for cell in cells) for cells in zip(*header)]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates or "" in names:
-        raise DataError(f"{path}, header: expected unique, non-empty column names, found "
-                        f"{'duplicates ' + str(duplicates) if duplicates else 'an empty name'}")
-    missing = [c for c in columns or () if c not in names]
-    if missing:
-        raise DataError(f"{path}, header: expected column(s) {missing}, found {names}")
-    data = _read_numbers(path, names, header_rows)
-    keep = columns if columns is not None else names
-    return {name: data[:, names.index(name)] for name in keep}
+    """Columns of a numeric text table by name (`datamodules.readers.delimited`): delimiter and preamble
+    detected unless given. With several header rows a column is named by its header cells joined with '/'
+    (gaitmap's `right_sensor` over `gyr_y` -> `right_sensor/gyr_y`). `columns` restricts the result and
+    must all be present."""
+    return read_delimited(path, delimiter=delimiter, skip_rows=skip_rows, header_rows=header_rows,
+                          columns=columns).columns
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -221,12 +173,14 @@ def read_events_csv(path: str | Path) -> dict[str, dict[str, np.ndarray]]:
 
 
 def write_events_csv(dest: str | Path | IO[str], events: Mapping[str, Mapping[str, np.ndarray]]) -> None:
-    """Write `{foot: {event: samples}}` as `foot,event,sample` rows (read by `zoo data import --events`)."""
+    """Write `{foot: {event: samples}}` as `foot,event,sample` rows (read by `zoo data import --events`), with
+    plain `\n` line endings; a file's missing parent folders are created."""
     rows = [(foot, kind, int(s)) for foot in FEET if foot in events
             for kind in EVENT_KINDS for s in np.sort(events[foot].get(kind, []))]
     if isinstance(dest, str | Path):
+        Path(dest).parent.mkdir(parents=True, exist_ok=True)
         with Path(dest).open("w", newline="") as f:
-            csv.writer(f).writerows([EVENTS_HEADER, *rows])
+            csv.writer(f, lineterminator="\n").writerows([EVENTS_HEADER, *rows])
     else:
         csv.writer(dest, lineterminator="\n").writerows([EVENTS_HEADER, *rows])
 
@@ -254,7 +208,7 @@ def _unit_for(name: str, kind: str, units: Mapping[str, str]) -> str:
 def _axes_block(source: str, what: str, by_axis: dict[str, np.ndarray], axes: tuple[str, ...]) -> np.ndarray:
     missing = [a for a in axes if a not in by_axis]
     if missing:
-        raise DataError(f"{source}: {what}: expected the axes {list(axes)}, found only {sorted(by_axis)}")
+        raise DataError(f"{source}: {what}: expected the axes {list(axes)}, {missing_found(missing, sorted(by_axis))}")
     return np.stack([by_axis[a] for a in axes], axis=-1)
 
 
@@ -264,7 +218,7 @@ def _pressure_grid(source: str, foot: str, cells: dict[tuple[int, int], np.ndarr
     missing = [f"p_{foot}_r{r}_c{c}" for r in range(rows) for c in range(cols) if (r, c) not in cells]
     if missing:
         raise DataError(f"{source}: pressure grid of the {foot} foot is {rows} x {cols}: expected every cell "
-                        f"column, missing {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+                        f"column, {missing_found(missing, sorted(f'p_{foot}_r{r}_c{c}' for r, c in cells), 5)}")
     grid = np.empty((n, rows, cols))
     for (r, c), values in cells.items():
         grid[:, r, c] = values
@@ -347,10 +301,13 @@ def trial_from_arrays(
     cells: dict[str, dict[tuple[int, int], np.ndarray]] = {}
     keypoints: dict[str, dict[str, np.ndarray]] = {}
     com: dict[str, np.ndarray] = {}
+    cop: dict[str, dict[str, np.ndarray]] = {}
+    insole: dict[str, dict[str, np.ndarray]] = {}
     rate = sample_rate_hz
     for name, values in columns.items():
         kind, m = _classify(name, source)
-        unit_kind = m["sensor"] if kind == "imu" else "position" if kind in ("keypoint", "com") else kind
+        unit_kind = (m["sensor"] if kind == "imu" else "position" if kind in ("keypoint", "com", "cop")
+                     else "force" if kind == "insole" else kind)
         x = convert_units(values, _unit_for(name, unit_kind, units), unit_kind, f"{source}, column '{name}'")
         if kind == "time":
             rate = _rate_from_time(x, sample_rate_hz, source, line_of_row)
@@ -364,6 +321,10 @@ def trial_from_arrays(
             cells.setdefault(m["foot"], {})[(int(m["row"]), int(m["col"]))] = x
         elif kind == "keypoint":
             keypoints.setdefault(m["name"], {})[m["axis"]] = x
+        elif kind == "cop":
+            cop.setdefault(m["foot"], {})[m["axis"]] = x
+        elif kind == "insole":
+            insole.setdefault(m["foot"], {})[m["name"]] = x
         else:
             com[m["axis"]] = x
     if rate is None or not rate > 0:
@@ -398,6 +359,8 @@ def trial_from_arrays(
                             for k, v in keypoints.items()], axis=1) if keypoints else None,
         keypoint_names=tuple(keypoints),
         com=_axes_block(source, "centre of mass", com, ("x", "y", "z")) if com else None,
+        cop={foot: _axes_block(source, f"COP of the {foot} foot", v, ("x", "y", "z")) for foot, v in cop.items()},
+        insole={foot: Signals(np.stack(list(v.values()), axis=1), tuple(v), "N") for foot, v in insole.items()},
         events=_check_events(events or {}, n, source),
         attrs=dict(attrs or {}),
     )
@@ -443,6 +406,8 @@ def resample_trial(trial: TrialData, fs_out: float) -> TrialData:
         keypoints=None if trial.keypoints is None else resample(trial.keypoints, fs, fs_out),
         keypoint_names=trial.keypoint_names,
         com=None if trial.com is None else resample(trial.com, fs, fs_out),
+        cop={f: resample(v, fs, fs_out) for f, v in trial.cop.items()},
+        insole={f: signals(v) for f, v in trial.insole.items()},
         attrs={**trial.attrs, "source_sample_rate_hz": fs},
     )
     out.events = {foot: {k: np.unique(resample_indices(v, fs, fs_out, out.n_samples)) for k, v in ev.items()}
@@ -471,10 +436,13 @@ class ImportedTrial:
     sample_rate_hz: float
     n_samples: int
     contents: tuple[str, ...]
+    notes: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        return (f"{self.subject_id}/{self.trial_id}: {self.n_samples} samples at {self.sample_rate_hz:g} Hz; "
+        """One line per trial, then one indented line per thing the readers did (`  - ...`)."""
+        line = (f"{self.subject_id}/{self.trial_id}: {self.n_samples} samples at {self.sample_rate_hz:g} Hz; "
                 f"{'; '.join(self.contents)}")
+        return "\n".join([line, *(f"  - {note}" for note in self.notes)])
 
 
 def _check_keys(where: str, mapping: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -544,14 +512,16 @@ def _merge_units(first: Mapping[str, str] | None, then: Mapping[str, str] | None
 
 
 def discover_trials(path: Path, sidecar: Mapping[str, Any]) -> list[TrialSource]:
-    """Trials of one subject: `trials` entries of the sidecar, every other `*.csv` beside it (except
-    `*.events.csv`), and `<trial>_pressure_<foot>/` folders of per-frame CSVs."""
+    """Trials of one subject: `trials` entries of the sidecar, every other data file beside it (`*.csv`,
+    `*.tsv`, `*.mot`, `*.sto`, `*.c3d`, `*.mat`; not `*.events.csv`), and `<trial>_pressure_<foot>/` folders
+    of per-frame CSVs. A `.txt` or `.dat` file is a trial only when a `trials` entry names it."""
     folder = path.parent
     defaults = {k: sidecar[k] for k in TRIAL_KEYS if k in sidecar}
     entries = {str(k): dict(v or {}) for k, v in (sidecar.get("trials") or {}).items()}
-    for csv_path in sorted(folder.glob("*.csv")):
-        if not csv_path.name.endswith(".events.csv"):
-            entries.setdefault(csv_path.stem, {})
+    named = {(folder / e["file"]).resolve() for e in entries.values() if e.get("file")}
+    for data_path in sorted(p for p in folder.iterdir() if p.suffix.lower() in AUTO_SUFFIXES):
+        if not data_path.name.endswith(".events.csv") and data_path.resolve() not in named:
+            entries.setdefault(data_path.stem, {"file": data_path.name})
     frames: dict[str, dict[str, Path]] = {}
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
         m = re.fullmatch(r"(?P<trial>.+)_pressure_(?P<foot>left|right)", sub.name)
@@ -563,8 +533,7 @@ def discover_trials(path: Path, sidecar: Mapping[str, Any]) -> list[TrialSource]
         file = entry.pop("file", None)
         csv_path = folder / file if file is not None else folder / f"{trial_id}.csv"
         if file is not None and not csv_path.is_file():
-            raise DataError(f"{path}, trials/{trial_id}/file: expected an existing CSV file, "
-                            f"found no {csv_path}")
+            raise DataError(f"{path}, trials/{trial_id}/file: expected an existing file, found no {csv_path}")
         trial_frames = {**frames.get(trial_id, {}),
                         **{f: folder / d for f, d in (entry.pop("pressure_frames", None) or {}).items()}}
         events = entry.pop("events", None)
@@ -581,41 +550,96 @@ def discover_trials(path: Path, sidecar: Mapping[str, Any]) -> list[TrialSource]
     return sources
 
 
-def load_trial(src: TrialSource, sidecar_path: Path, resample_hz: float | None = None) -> TrialData:
-    """Read one trial's files and build its `TrialData`."""
+def _columns_of(table_columns: Mapping[str, np.ndarray], opt: Mapping[str, Any], source: str,
+                sidecar_path: Path) -> dict[str, np.ndarray]:
+    """Rename (`columns`), skip (`ignore_columns`) and negate (`negate_columns`, after renaming)."""
+    rename = opt.get("columns") or {}
+    absent = [c for c in rename if c not in table_columns]
+    if absent:
+        raise DataError(f"{source}: expected the column(s) renamed in {sidecar_path}: "
+                        f"{missing_found(absent, table_columns)}")
+    ignore = set(opt.get("ignore_columns") or ())
+    columns = {rename.get(name, name): v for name, v in table_columns.items() if name not in ignore}
+    negate = list(opt.get("negate_columns") or ())
+    absent = [c for c in negate if c not in columns]
+    if absent:
+        raise DataError(f"{sidecar_path}, key 'negate_columns': expected columns of {source} (after renaming), "
+                        f"{missing_found(absent, columns)}")
+    for name in negate:
+        columns[name] = -columns[name]
+    return columns
+
+
+def load_trials(src: TrialSource, sidecar_path: Path, resample_hz: float | None = None
+                ) -> list[tuple[TrialData, tuple[str, ...]]]:
+    """Read one trial entry's files: one `TrialData` per trial they hold (a `.mat` file may hold several,
+    a counter gap too long to fill splits a file into parts), each with the readers' notes."""
     opt = src.options
-    columns: dict[str, np.ndarray] = {}
-    header_rows = int(opt.get("header_rows", 1))
-    if src.csv is not None:
-        table = read_csv_table(src.csv, header_rows=header_rows)
-        rename = opt.get("columns") or {}
-        missing = [c for c in rename if c not in table]
-        if missing:
-            raise DataError(f"{src.csv}, header: expected column(s) {missing} (renamed in {sidecar_path}), "
-                            f"found {list(table)}")
-        ignore = set(opt.get("ignore_columns") or ())
-        columns = {rename.get(name, name): v for name, v in table.items() if name not in ignore}
-    frames = {foot: read_pressure_frames(folder) for foot, folder in src.frames.items()}
     activity = opt.get("activity", "unknown")
     if activity not in ACTIVITIES + ("unknown",):
         raise DataError(f"{sidecar_path}, trial '{src.trial_id}', key 'activity': expected one of "
                         f"{list(ACTIVITIES) + ['unknown']}, found {activity!r}")
-    rate = opt.get("sample_rate_hz")
+    declared = _number(sidecar_path, "sample_rate_hz", opt.get("sample_rate_hz"), optional=True)
     cell = opt.get("pressure_cell_size_m")
-    return trial_from_arrays(
-        src.trial_id,
-        _number(sidecar_path, "sample_rate_hz", rate, optional=True),
-        columns,
-        units=opt.get("units") or {},
-        pressure=frames,
-        pressure_cell_size_m=tuple(cell) if cell is not None else None,
-        events=read_events_csv(src.events) if src.events is not None else None,
-        activity=activity,
-        speed_m_s=_number(sidecar_path, "speed_m_s", opt.get("speed_m_s"), optional=True),
-        resample_hz=resample_hz,
-        source=str(src.csv or next(iter(src.frames.values()))),
-        line_of_row=(lambda row: csv_line_of_row(src.csv, header_rows, row)) if src.csv is not None else None,
-    )
+    given_events = read_events_csv(src.events) if src.events is not None else None
+    frames = {foot: read_pressure_frames(folder) for foot, folder in src.frames.items()}
+    if src.csv is None:
+        tables = []
+    else:
+        reader_options = {k: opt[k] for k in READER_OPTIONS if k in opt}
+        tables = read_tables(src.csv, reader_options, where=f"{sidecar_path}, trial '{src.trial_id}'",
+                             base=sidecar_path.parent)
+    if len(tables) == 1:
+        tables = [(src.trial_id, tables[0][1])]
+    out = []
+    for table_name, table in tables or [(src.trial_id, None)]:
+        parts = split_segments(table_name, table) if table is not None else [(table_name, None, 0)]
+        for trial_id, part, first in parts:
+            columns = _columns_of(part.columns, opt, part.source, sidecar_path) if part is not None else {}
+            rate = declared
+            if part is not None and part.sample_rate_hz is not None:
+                if declared is not None and abs(declared - part.sample_rate_hz) > RATE_TOLERANCE * declared:
+                    raise DataError(f"{part.source}: expected the rate of {sidecar_path} ({declared:g} Hz), "
+                                    f"found {part.sample_rate_hz:g} Hz in the file")
+                rate = declared or part.sample_rate_hz
+            notes = list(part.notes) if part is not None else []
+            events = part.events if part is not None else None
+            n = part.n_rows if part is not None else 0
+            if given_events is not None:
+                if events:
+                    notes.append(f"events from {src.events} replace the events of the file")
+                events = events_in_part(given_events, first, n) if len(parts) > 1 else given_events
+            attrs = {}
+            if part is not None and "reference_bouts" in part.extras:
+                attrs["reference_bouts"] = np.asarray(part.extras["reference_bouts"], np.int64)
+            if notes:
+                attrs["import_notes"] = "\n".join(notes)
+            source = part.source if part is not None else str(next(iter(src.frames.values())))
+            trial = trial_from_arrays(
+                trial_id,
+                rate,
+                columns,
+                units=opt.get("units") or {},
+                pressure=frames,
+                pressure_cell_size_m=tuple(cell) if cell is not None else None,
+                events=events,
+                activity=activity,
+                speed_m_s=_number(sidecar_path, "speed_m_s", opt.get("speed_m_s"), optional=True),
+                resample_hz=resample_hz,
+                attrs=attrs,
+                source=source,
+                line_of_row=part.line_of_row if part is not None else None,
+            )
+            out.append((trial, tuple(notes)))
+    return out
+
+
+def load_trial(src: TrialSource, sidecar_path: Path, resample_hz: float | None = None) -> TrialData:
+    """The one trial of a trial entry (see `load_trials` for files holding several)."""
+    trials = load_trials(src, sidecar_path, resample_hz)
+    if len(trials) != 1:
+        raise DataError(f"{src.csv}: expected one trial, found {len(trials)} ({[t.trial_id for t, _ in trials]})")
+    return trials[0][0]
 
 
 def find_sidecars(source: Path) -> list[Path]:
@@ -648,6 +672,8 @@ def _contents(trial: TrialData) -> tuple[str, ...]:
         parts.append(f"{trial.keypoints.shape[1]} keypoints")
     if trial.com is not None:
         parts.append("com")
+    parts += [f"cop {foot}" for foot in trial.cop]
+    parts += [f"insole {foot} {len(sig.channels)} sensors" for foot, sig in trial.insole.items()]
     parts += [f"events {foot} {len(ev.get('heel_strike', []))} HS/{len(ev.get('toe_off', []))} TO"
               for foot, ev in trial.events.items()]
     return tuple(parts)
@@ -696,10 +722,10 @@ def import_csv(
         for subject, trials in iter_subjects(source, events):
             writer.add_subject(subject)
             for src, sidecar_path in trials:
-                trial = load_trial(src, sidecar_path, resample_hz)
-                writer.add_trial(subject.subject_id, trial)
-                written.append(ImportedTrial(subject.subject_id, trial.trial_id, trial.sample_rate_hz,
-                                             trial.n_samples, _contents(trial)))
+                for trial, notes in load_trials(src, sidecar_path, resample_hz):
+                    writer.add_trial(subject.subject_id, trial)
+                    written.append(ImportedTrial(subject.subject_id, trial.trial_id, trial.sample_rate_hz,
+                                                 trial.n_samples, _contents(trial), notes))
     return written
 
 
@@ -743,7 +769,7 @@ __all__ = [
     "ImportedTrial",
     "TrialSource",
     "convert_units",
-    "csv_line_of_row",
+    "load_trials",
     "discover_trials",
     "import_csv",
     "load_sidecar",

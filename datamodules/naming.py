@@ -6,7 +6,7 @@ the simulator read a user's recording: both spell `R_FOOT_gyr_x` the same way.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 FEET = ("left", "right")
 SIDE_PREFIX = {"left": "L", "right": "R"}

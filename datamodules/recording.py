@@ -30,6 +30,8 @@ MODALITY_UNITS = {
     "keypoints": "m",
     "com": "m",
     "geometry": "mm",
+    "cop": "m",
+    "insole": "N",
 }
 EVENT_KINDS = ("heel_strike", "toe_off")
 TARGET_MODALITIES = ("grf", "pressure", "keypoints")
@@ -85,6 +87,9 @@ class TrialData:
     pressure:  foot -> [T, H, W] in N/cm^2; row 0 at the heel, column 0 at the medial edge.
     keypoints: [T, K, 3] in m, world frame (x forward, y left, z up, ground at z = 0).
     com:       [T, 3] centre-of-mass position in m, world frame.
+    cop:       foot -> [T, 3] centre of pressure in m, world frame (x, y, z); NaN-free, so swing samples
+               hold the last stance value (see the format page).
+    insole:    foot -> Signals [T, S] of S sparse insole sensors (force in N, named channels).
     events:    foot -> {"heel_strike": idx, "toe_off": idx} sample indices.
     clean:     noise-free copies of the targets, same layout: {"grf": {...}, "pressure": {...},
                "keypoints": array}.
@@ -102,6 +107,8 @@ class TrialData:
     keypoints: np.ndarray | None = None
     keypoint_names: tuple[str, ...] = ()
     com: np.ndarray | None = None
+    cop: dict[str, np.ndarray] = field(default_factory=dict)
+    insole: dict[str, Signals] = field(default_factory=dict)
     events: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     clean: dict[str, Any] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)
@@ -123,6 +130,8 @@ class TrialData:
             yield self.keypoints
         if self.com is not None:
             yield self.com
+        yield from self.cop.values()
+        yield from (sig.data for sig in self.insole.values())
 
 
 def subject_path(subject_id: str) -> str:
@@ -264,6 +273,13 @@ class RecordingWriter:
         if trial.com is not None:  # float64: 40 m of walking in float32 blurs the Newton check to 6e-3 BW
             self._dataset(g, "com", np.asarray(trial.com, np.float64), MODALITY_UNITS["com"], 4096,
                           channels=_str_list(("x", "y", "z")))
+        for foot, arr in trial.cop.items():
+            self._dataset(g, f"cop/{foot}", np.asarray(arr, np.float32), MODALITY_UNITS["cop"], 4096,
+                          channels=_str_list(("x", "y", "z")))
+        for foot, sig in trial.insole.items():
+            units = sig.units if len(set(sig.units)) > 1 else sig.units[0]
+            self._dataset(g, f"insole/{foot}", sig.data.astype(np.float32), units, 4096,
+                          channels=_str_list(sig.channels))
         for foot, ev in trial.events.items():
             eg = g.require_group(f"events/{foot}")
             for kind in EVENT_KINDS:
@@ -326,6 +342,8 @@ class TrialInfo:
     keypoint_names: tuple[str, ...]
     event_feet: tuple[str, ...]
     has_clean: bool
+    cop_feet: tuple[str, ...] = ()
+    insole_feet: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -454,6 +472,8 @@ class Recording:
             keypoint_names=tuple(_decode(g["keypoints"].attrs["names"])) if "keypoints" in g else (),
             event_feet=tuple(f for f in FEET if f"events/{f}" in g),
             has_clean="clean" in g,
+            cop_feet=tuple(f for f in FEET if f"cop/{f}" in g),
+            insole_feet=tuple(f for f in FEET if f"insole/{f}" in g),
         )
 
     # -- arrays ----------------------------------------------------------------------------
@@ -509,6 +529,8 @@ class Recording:
             keypoints=keypoints,
             keypoint_names=info.keypoint_names,
             com=g["com"][()] if "com" in g else None,
+            cop={f: g[f"cop/{f}"][()] for f in info.cop_feet},
+            insole={f: signals(f"insole/{f}") for f in info.insole_feet},
             events={f: self.events(subject_id, trial_id, f) for f in info.event_feet},
             clean=clean,
             attrs={k: _decode(v) for k, v in g.attrs.items() if k not in known},

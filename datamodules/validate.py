@@ -224,8 +224,9 @@ def _check_trial(g: h5py.HLObject) -> Iterator[Problem]:
 # -- modalities ------------------------------------------------------------------------------
 
 SINGLE_MODALITIES = ("imu", "joint_angles", "keypoints", "com")
-PER_FOOT_MODALITIES = ("grf", "pressure")
-MODALITY_NAMES = ("imu", "joint_angles", "grf/<foot>", "pressure/<foot>", "keypoints", "com")
+PER_FOOT_MODALITIES = ("grf", "pressure", "cop", "insole")
+MODALITY_NAMES = ("imu", "joint_angles", "grf/<foot>", "pressure/<foot>", "keypoints", "com", "cop/<foot>",
+                  "insole/<foot>")
 
 
 def _modality_paths(g: h5py.Group) -> list[str]:
@@ -276,6 +277,17 @@ def _check_modalities(g: h5py.HLObject, n: int | None) -> Iterator[Problem]:
     if "com" in g:
         yield from _check_array(g["com"], n, (3,))
         yield from _check_units(g["com"], MODALITY_UNITS["com"], channels=("x", "y", "z"))
+    if "cop" in g:
+        problems, feet = _feet(g["cop"], "cop")
+        yield from problems
+        for ds in feet.values():
+            yield from _check_array(ds, n, (3,))
+            yield from _check_units(ds, MODALITY_UNITS["cop"], channels=("x", "y", "z"))
+    if "insole" in g:
+        problems, feet = _feet(g["insole"], "insole")
+        yield from problems
+        for ds in feet.values():
+            yield from _check_signals(ds, n, lambda channel: MODALITY_UNITS["insole"])
 
 
 def _check_signals(ds: h5py.HLObject, n: int | None, unit_rule: Callable[[str], str | None]) -> Iterator[Problem]:
@@ -531,6 +543,8 @@ def summarize(path: str | os.PathLike) -> str:
     grf_feet = [f for f in FEET if any(f in t.grf_feet for t in trials)]
     grids = sorted({t.pressure_shape for t in trials if t.pressure_shape})
     keypoints = sorted({len(t.keypoint_names) for t in trials if t.keypoint_names})
+    cop_feet = [f for f in FEET if any(f in t.cop_feet for t in trials)]
+    insole_feet = [f for f in FEET if any(f in t.insole_feet for t in trials)]
     labels = [
         f"imu ({len(imu)} ch)" if imu else "",
         f"joint_angles ({len(angles)} ch)" if angles else "",
@@ -538,6 +552,8 @@ def summarize(path: str | os.PathLike) -> str:
         f"pressure ({', '.join(f'{h}x{w}' for h, w in grids)})" if grids else "",
         f"keypoints ({', '.join(map(str, keypoints))})" if keypoints else "",
         "com" if has_com else "",
+        f"cop ({', '.join(cop_feet)})" if cop_feet else "",
+        f"insole ({', '.join(insole_feet)})" if insole_feet else "",
         "events" if any(t.event_feet for t in trials) else "",
         "clean" if any(t.has_clean for t in trials) else "",
     ]

@@ -165,7 +165,7 @@ def test_cli_reads_two_header_rows_and_needs_a_sensor_for_ambiguous_names(tmp_pa
     assert data_main([*args, "--sensor", "foot"]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows[0] == "foot,event,sample" and len(rows) == 1 + 20
-    with pytest.raises(DataError, match="expected column"):
+    with pytest.raises(DataError, match=r"missing: left_sensor/gyr_y; found: sensor/axis, right_sensor/gyr_y"):
         data_main([*args[:5], "left_sensor/gyr_y", *args[6:], "--sensor", "foot"])
     with pytest.raises(DataError, match="one foot per --gyro-column"):
         data_main([*args, "--sensor", "foot", "--foot", "right", "--foot", "left"])

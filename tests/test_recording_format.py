@@ -227,11 +227,13 @@ CASES: dict[str, tuple[Mutation, list[str]]] = {
     # -- missing datasets: each required member reported where it should be ---------------------------
     "trial without any modality": (
         lambda f: [f.__delitem__(f"{T}/{m}") for m in ("imu", "joint_angles", "grf", "pressure", "keypoints", "clean")],
-        [f"{T}: expected at least one modality (imu, joint_angles, grf/<foot>, pressure/<foot>, keypoints, com), "
+        [f"{T}: expected at least one modality (imu, joint_angles, grf/<foot>, pressure/<foot>, keypoints, com, "
+         "cop/<foot>, insole/<foot>), "
          "found only events"]),
     "trial with nothing at all": (
         lambda f: [f.__delitem__(f"{T}/{m}") for m in list(f[T])],
-        [f"{T}: expected at least one modality (imu, joint_angles, grf/<foot>, pressure/<foot>, keypoints, com), "
+        [f"{T}: expected at least one modality (imu, joint_angles, grf/<foot>, pressure/<foot>, keypoints, com, "
+         "cop/<foot>, insole/<foot>), "
          "found nothing"]),
     "clean pressure without the measured one": (
         delete(f"{T}/pressure/right"),
@@ -261,7 +263,7 @@ CASES: dict[str, tuple[Mutation, list[str]]] = {
     "clean group empty": (
         lambda f: [f.__delitem__(f"{T}/clean/{m}") for m in ("grf", "pressure", "keypoints")],
         [f"{T}/clean: expected at least one noise-free modality (imu, joint_angles, grf/<foot>, pressure/<foot>, "
-         "keypoints, com), found an empty group"]),
+         "keypoints, com, cop/<foot>, insole/<foot>), found an empty group"]),
 }
 
 
