@@ -269,3 +269,34 @@ def test_readme_leaderboard_names_the_missing_columns(tmp_path):
     bad.write_text("task,model\nimu2grf,ridge\n")
     with pytest.raises(SystemExit, match=r"leaderboard.csv: expected the columns task, model, metric.*found task, model"):
         read_board(bad)
+
+
+@pytest.mark.parametrize("model", ["tcn", "ridge"])
+def test_a_cell_config_reproduces_its_test_metrics_through_zoo_fit_and_zoo_test(full_run, model, tmp_path):
+    """One way to train: `cells/<key>/config.yaml` is a `zoo fit` config; fitting and testing it again gives the
+    cell's own test metrics."""
+    import torch
+
+    from zoo.cli import main as zoo_main
+
+    cell = full_run / "cells" / f"imu2grf__{model}__fold1__seed0"
+    config = yaml.safe_load((cell / "config.yaml").read_text())
+    assert config["model"]["init_args"]["preset"] == "small" and config["data"]["fold"] == 1
+    assert "dirpath" not in config["checkpoint"] and "logger" not in config["trainer"]  # outputs are not part of it
+    expected = json.loads((cell / "metrics.json").read_text())["metrics"]
+    threads = torch.get_num_threads()
+    try:
+        config = ["--config", str(cell / "config.yaml")]
+        assert zoo_main(["fit", *config, f"--trainer.default_root_dir={tmp_path / 'fit'}",
+                         f"--checkpoint.dirpath={tmp_path / 'ckpt'}"]) == 0
+        assert zoo_main(["test", *config, f"--trainer.default_root_dir={tmp_path / 'test'}",
+                         "--trainer.logger=lightning.pytorch.loggers.CSVLogger",
+                         f"--trainer.logger.save_dir={tmp_path / 'test'}",
+                         f"--ckpt_path={tmp_path / 'ckpt' / 'best.ckpt'}"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    logged = read_csv(next((tmp_path / "test").rglob("metrics.csv")))
+    tested = {k.removeprefix("test/"): float(v) for row in logged for k, v in row.items() if k.startswith("test/") and v}
+    assert set(tested) == set(expected)
+    for name, value in expected.items():
+        assert tested[name] == pytest.approx(value, rel=1e-6, abs=1e-9, nan_ok=True), name

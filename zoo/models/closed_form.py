@@ -10,7 +10,9 @@ The fitting protocol (two hooks a closed-form model implements):
    Fits the network's buffers from the statistics.
 
 Under DDP the statistics are summed over processes before `solve`, so every process fits the same model.
-Outside Lightning, `fit_closed_form(train_batches, val_batches)` runs both hooks.
+The solve counts as the fit's one optimisation step (`trainer.global_step` becomes 1), so checkpoints of a
+closed-form fit are saved like any other model's. Outside Lightning, `fit_closed_form(train_batches,
+val_batches)` runs both hooks.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
+import torch
 from lightning.pytorch.utilities import move_data_to_device
 from torch import Tensor
 
@@ -34,8 +37,9 @@ class ClosedFormModel(ZooModel):
         super().__init__(**kwargs)
         self.automatic_optimization = False
 
-    def configure_optimizers(self) -> None:
-        return None
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        # Nothing to optimise: a zero-rate optimiser over a placeholder lets the solve count as one step.
+        return torch.optim.SGD([torch.zeros((), requires_grad=True)], lr=0.0)
 
     # -- the two hooks ---------------------------------------------------------------------------
     def accumulate(self, batch: Mapping[str, Tensor], target: Tensor) -> None:
@@ -55,13 +59,13 @@ class ClosedFormModel(ZooModel):
 
     # -- inside Lightning ------------------------------------------------------------------------
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
-        if self.current_epoch == 0:  # one pass is all a closed form needs; later epochs change nothing
-            self.accumulate(batch, self.normalise(self.target(batch)))
-
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self.current_epoch == 0 and batch_idx == self.trainer.num_training_batches - 1:
+        if self.current_epoch != 0:  # one pass is all a closed form needs; later epochs change nothing
+            return
+        self.accumulate(batch, self.normalise(self.target(batch)))
+        if batch_idx == self.trainer.num_training_batches - 1:  # the last batch: fit before validation
             self._sum_statistics_over_processes()
             self.solve(self._validation_batches())
+            self.optimizers().step()  # the fit's one step (see the module docstring)
 
     def on_train_epoch_end(self) -> None:
         # One pass gathers every statistic. Without an optimiser `global_step` never advances, so a
