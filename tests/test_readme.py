@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from zoo.metrics import TASKS
-from zoo.models.closed_form import ClosedFormTask
+from datamodules.tasks import get_task, list_tasks
+from zoo.models.closed_form import ClosedFormModel
 from zoo.registry import format_count, list_models, model_entry, preset_parameter_counts
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 COLUMNS = ["model", "paper", "tasks", "small preset (CPU)", "paper preset"]
 TASK_PHRASES = {  # what the tasks column may say instead of listing them
-    "all tasks": set(TASKS),
-    "all four supervised tasks": set(TASKS) - {"pretrain"},
+    "all tasks": set(list_tasks()),
+    "all supervised tasks": {t for t in list_tasks() if not get_task(t).self_supervised},
 }
 
 
@@ -83,7 +83,7 @@ def test_parameter_counts_match_zoo_list(name, model_table):
     for preset, column in (("small", "small preset (CPU)"), ("paper", "paper preset")):
         cell = model_table[name][column]
         if cell == "closed form":
-            assert issubclass(model_entry(name).cls, ClosedFormTask) and counts[preset] == 0
+            assert issubclass(model_entry(name).cls, ClosedFormModel) and counts[preset] == 0
         else:
             assert cell == format_count(counts[preset]), f"{name} {preset}: README {cell}, registry {counts[preset]}"
 
