@@ -57,6 +57,11 @@ class WindowDataset(Dataset):
             sample["y_clean"] = self.task.load(row, clean=True)["y"]
         sample["subject"] = np.int64(row["subject"])
         sample["mass_kg"] = np.float32(self.task.subject(row).body_mass_kg)
+        # where the sample comes from (trial index, first sample) and how long it lasts: stride metrics key and
+        # time their strides with these, and errors can name the data
+        sample["trial"] = np.int64(row["trial"])
+        sample["start"] = np.int64(row["start"])
+        sample["duration_s"] = np.float32((row["stop"] - row["start"]) / self.task.trial(row).sample_rate_hz)
         return sample
 
 

@@ -300,3 +300,23 @@ def test_a_cell_config_reproduces_its_test_metrics_through_zoo_fit_and_zoo_test(
     assert set(tested) == set(expected)
     for name, value in expected.items():
         assert tested[name] == pytest.approx(value, rel=1e-6, abs=1e-9, nan_ok=True), name
+
+
+def test_stride_metrics_join_as_secondary_columns_with_a_per_stride_table_and_a_clinical_leaderboard(full_run):
+    cell = full_run / "cells" / "imu2grf__tcn__fold0__seed0"
+    strides = read_csv(cell / "strides.csv")
+    assert strides and {"trial", "onset_sample", "vgrf_peak1_true", "vgrf_peak1_pred", "vgrf_peak1_error"} <= set(strides[0])
+    keys = [(r["trial"], r["onset_sample"]) for r in strides]
+    assert len(keys) == len(set(keys))  # a stance seen in two overlapping windows is one row
+    metrics = json.loads((cell / "metrics.json").read_text())["metrics"]
+    assert metrics["strides"] == len(strides)
+    scored = [float(r["vgrf_peak1_error"]) for r in strides if r["vgrf_peak1_error"]]
+    assert metrics["vgrf_peak1_mae"] == pytest.approx(sum(abs(e) for e in scored) / len(scored), rel=1e-6)
+    board = read_csv(full_run / "leaderboard.csv")
+    assert any(r["metric"] == "vgrf_peak1_mae" and r["model"] == "tcn" for r in board)  # a secondary column
+    primary = {r["metric"] for r in board if r["is_primary"] == "True"}
+    assert primary == {"r_vertical"}  # the primary metric does not change
+    main = (full_run / "leaderboard.md").read_text()
+    clinical = (full_run / "leaderboard_clinical.md").read_text()
+    assert "vgrf_peak1" not in main and "vgrf_peak1 (BW)" in clinical and "Bland-Altman" in clinical
+    assert (full_run / "plots" / "imu2grf_bland_altman.png").exists()

@@ -338,6 +338,10 @@ class ZooModel(pl.LightningModule):
         self._log_metrics(self.val_metrics)
 
     def on_test_epoch_end(self) -> None:
+        # per-stride tables of the stride-level metrics, kept for the caller (a suite cell writes them as CSV)
+        self.stride_tables = {name: metric.stride_table() for name, metric in
+                              self.test_metrics.items(keep_base=True, copy_state=False)
+                              if hasattr(metric, "stride_table")}
         self._log_metrics(self.test_metrics)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -52,6 +52,13 @@ class PaperReference:
     protocol: str = ""
 
 
+def stride_keys(batch: Mapping[str, Tensor]) -> Tensor:
+    """`[B, 2]` (trial index, first sample) of each window: a stride seen in two windows counts once."""
+    import torch
+
+    return torch.stack([batch["trial"], batch["start"]], dim=1)
+
+
 def make_samples(subject: int, trial: int, starts, stops, foot: str | int = "right") -> np.ndarray:
     starts = np.asarray(starts, dtype=np.int64)
     rows = np.zeros(len(starts), dtype=SAMPLE_DTYPE)
@@ -123,6 +130,10 @@ class Task(ABC):
     self_supervised: ClassVar[bool] = False
     # named terms of the training loss and their default weights (`loss_weights` of a model overrides them)
     loss_terms: ClassVar[dict[str, float]] = {}
+    # stride-level (clinical) metric keys: secondary columns, reported in `leaderboard_clinical.md`; and the
+    # collection entries that compute them (per-stride storage: test only, never in per-epoch validation)
+    clinical_metrics: ClassVar[frozenset[str]] = frozenset()
+    clinical_entries: ClassVar[tuple[str, ...]] = ("strides", "map_strides")
     # what the README leaderboard shows: these metrics (primary first), beside the paper's figures
     readme_metrics: ClassVar[tuple[str, ...]] = ()
     reference: ClassVar[PaperReference | None] = None
@@ -133,19 +144,25 @@ class Task(ABC):
         raise NotImplementedError(f"task '{cls.name}' defines no default data spec")
 
     @classmethod
-    def build_metrics(cls, spec: DataSpec, *, prefix: str = "test/", primary_only: bool = False) -> MetricCollection:
+    def build_metrics(cls, spec: DataSpec, *, prefix: str = "test/", primary_only: bool = False,
+                      clinical: bool = True) -> MetricCollection:
         """The task's metrics as one torchmetrics collection whose keys start with `prefix`.
 
-        `primary_only` keeps the entry that reports the primary metric (cheap per-epoch validation).
+        `primary_only` keeps the entry that reports the primary metric (cheap per-epoch validation);
+        `clinical=False` leaves out the stride-level entries.
         """
         from torchmetrics import MetricCollection
 
         metrics = cls.metrics(spec)
         if primary_only:
             metrics = {k: v for k, v in metrics.items() if k == cls.primary_entry}
+        if not clinical:
+            metrics = {k: v for k, v in metrics.items() if k not in cls.clinical_entries}
         # compute_groups=False: grouping makes metrics share state when their states are equal after the first
         # update, and metrics of one class fed different inputs (cells vs vGRF) can coincide on a perfect batch.
-        return MetricCollection(metrics, prefix=prefix, compute_groups=False)
+        collection = MetricCollection(metrics, prefix=prefix, compute_groups=False)
+        collection.spec = spec  # `update_metrics` may need the layout, the rate or the cell size
+        return collection
 
     @classmethod
     def metrics(cls, spec: DataSpec) -> dict[str, Any]:
@@ -160,8 +177,9 @@ class Task(ABC):
         metrics.update(pred, target, subject=batch["subject"], mask=extras.get("mask"))
 
     @classmethod
-    def metric_description(cls, metric: str) -> tuple[bool, str]:
-        """(higher_is_better, unit); `*_sd` spreads and unknown metrics count as lower-is-better."""
+    def metric_description(cls, metric: str) -> tuple[bool | None, str]:
+        """(higher_is_better, unit); None for statistics that do not rank models (Bland-Altman bias and limits,
+        counts); `*_sd` spreads and unknown metrics count as lower-is-better."""
         if metric in cls.metric_info:
             return cls.metric_info[metric]
         base = metric.removesuffix("_sd")

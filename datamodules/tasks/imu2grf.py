@@ -19,8 +19,10 @@ from datamodules.tasks.base import (
     make_samples,
     missing_channels,
     read_channels,
+    stride_keys,
 )
 from datamodules.tasks.spec import DataSpec
+from datamodules.tasks.stride_info import STRIDE_GRF_INFO
 
 FOOT = "right"
 STATIC_ACC_STD = 0.2  # m/s^2: Tan 2024 drops windows whose mean accelerometer std is below this
@@ -70,7 +72,8 @@ class Imu2Grf(Task):
     default_activities = ("walk",)
     x_mean_axes, x_std_axes = (1,), (1,)  # per channel
     y_mean_axes, y_std_axes = (1,), (1,)  # per GRF axis
-    metric_info = with_spreads(GRF_METRIC_INFO)
+    metric_info = {**with_spreads(GRF_METRIC_INFO), **STRIDE_GRF_INFO}
+    clinical_metrics = frozenset(STRIDE_GRF_INFO)
     primary_metric = "r_vertical"
     primary_entry = "grf"
     readme_metrics = ("r_vertical", "rmse_vertical", "rrmse_vertical", "r_ap")
@@ -90,8 +93,19 @@ class Imu2Grf(Task):
     @classmethod
     def metrics(cls, spec: DataSpec) -> dict[str, Any]:
         from zoo.metrics.grf import SubjectGRFMetrics
+        from zoo.metrics.stride import StrideGRFMetrics
 
-        return {"grf": SubjectGRFMetrics()}
+        return {"grf": SubjectGRFMetrics(), "strides": StrideGRFMetrics(tuple(spec.target_names))}
+
+    @classmethod
+    def update_metrics(cls, metrics, pred, target, batch, extras) -> None:
+        """Per-subject scores, and stride quantities of the stances complete inside each window (a stance in
+        two overlapping windows counts once: `stride_keys`)."""
+        for name, metric in metrics.items(keep_base=True, copy_state=False):
+            if name == "strides":
+                metric.update(pred, target, 1.0 / metrics.spec.sample_rate_hz, stance_keys=stride_keys(batch))
+            else:
+                metric.update(pred, target, batch["subject"])
 
     @classmethod
     def step_features(cls, spec: DataSpec) -> int:

@@ -31,10 +31,12 @@ from datamodules.tasks.base import (
     missing_channels,
     read_channels,
     require_cell_size,
+    stride_keys,
 )
 from datamodules.tasks.imu2grf import GRF_METRIC_INFO, imu_subset_channels, sliding_window_count, with_spreads
 from datamodules.tasks.imu2pressure import PRESSURE_METRIC_INFO
 from datamodules.tasks.spec import DataSpec
+from datamodules.tasks.stride_info import STRIDE_GRF_INFO
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -97,7 +99,9 @@ class Imu2Kinetics(Task):
         "map_vgrf_r": (True, ""),
         "vgrf_consistency_bw": (False, "BW"),
         "cop_consistency_cm": (False, "cm"),
+        **STRIDE_GRF_INFO,
     }
+    clinical_metrics = frozenset(STRIDE_GRF_INFO)
     primary_metric = "rmse"
     primary_entry = "rmse"
     loss_terms = {"pressure": 1.0, "grf": 1.0, "cop": 1.0, "vgrf_consistency": 0.0, "cop_consistency": 0.0}
@@ -128,7 +132,9 @@ class Imu2Kinetics(Task):
         cell = require_cell_size(cls.name, spec)
         pressure = {k: v for k, v in pressure_sequence_metrics(cell).items()
                     if k not in ("vgrf_r", "vgrf_rmse", "cop_error_cm")}
-        return {**pressure, "grf": SubjectGRFMetrics(), "cop_error_cm": COPStepError(),
+        from zoo.metrics.stride import StrideGRFMetrics
+
+        return {**pressure, "grf": SubjectGRFMetrics(), "strides": StrideGRFMetrics(GRF_AXES), "cop_error_cm": COPStepError(),
                 "map_vgrf_r": MapVGRFPearson(cell), "vgrf_consistency_bw": MapForceConsistency(cell),
                 "cop_consistency_cm": MapCOPConsistency(cell)}
 
@@ -144,6 +150,8 @@ class Imu2Kinetics(Task):
         for name, metric in metrics.items(keep_base=True, copy_state=False):
             if name == "grf":
                 metric.update(p["grf"], t["grf"], batch["subject"])
+            elif name == "strides":
+                metric.update(p["grf"], t["grf"], 1.0 / spec.sample_rate_hz, stance_keys=stride_keys(batch))
             elif name == "ppe":
                 metric.update(p["pressure"], t["pressure"])  # per window: its peak over all steps
             elif name == "cop_error_cm":

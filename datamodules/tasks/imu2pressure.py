@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from datamodules.naming import QIAN_CHANNELS_18
+from datamodules.naming import GRAVITY, QIAN_CHANNELS_18
 from datamodules.preprocessing import time_normalise
 from datamodules.recording import SubjectInfo, TrialInfo
 from datamodules.tasks import register_task
@@ -23,8 +23,10 @@ from datamodules.tasks.base import (
     read_channels,
     require_cell_size,
     stance_pairs,
+    stride_keys,
 )
 from datamodules.tasks.spec import DataSpec
+from datamodules.tasks.stride_info import MAP_STRIDE_GRF_INFO, STRIDE_PRESSURE_INFO
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -77,7 +79,8 @@ class Imu2Pressure(Task):
                    "pressure map per step")
     family = SEQUENCE_TO_STEPS
     default_activities = ("walk",)
-    metric_info = PRESSURE_METRIC_INFO
+    metric_info = {**PRESSURE_METRIC_INFO, **STRIDE_PRESSURE_INFO, **MAP_STRIDE_GRF_INFO}
+    clinical_metrics = frozenset(STRIDE_PRESSURE_INFO) | frozenset(MAP_STRIDE_GRF_INFO)
     primary_metric = "rmse"
     primary_entry = "rmse"
     readme_metrics = ("rmse", "r2", "ssim", "ppe")
@@ -101,7 +104,25 @@ class Imu2Pressure(Task):
 
     @classmethod
     def metrics(cls, spec: DataSpec) -> dict[str, Any]:
-        return pressure_sequence_metrics(require_cell_size(cls.name, spec))
+        from zoo.metrics.stride import MapStrideGRFMetrics, StridePressureMetrics
+
+        cell = require_cell_size(cls.name, spec)
+        return {**pressure_sequence_metrics(cell), "strides": StridePressureMetrics(cell),
+                "map_strides": MapStrideGRFMetrics(cell)}
+
+    @classmethod
+    def update_metrics(cls, metrics, pred, target, batch, extras) -> None:
+        """Map metrics per stance; stride quantities per stance: regional peaks and COP path of the maps, and
+        the vGRF quantities of the force the maps imply (time step = stance duration / (T - 1))."""
+        for name, metric in metrics.items(keep_base=True, copy_state=False):
+            if name == "strides":
+                metric.update(pred, target, keys=stride_keys(batch))
+            elif name == "map_strides":
+                dt = batch["duration_s"].double() / (pred.shape[1] - 1)
+                metric.update(pred, target, batch["mass_kg"].to(pred.dtype) * GRAVITY, dt,
+                              stance_keys=stride_keys(batch))
+            else:
+                metric.update(pred, target)
 
     @classmethod
     def step_features(cls, spec: DataSpec) -> int:

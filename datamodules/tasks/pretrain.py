@@ -48,6 +48,10 @@ class Pretrain(Imu2Grf):
         return {"masked_mse": MaskedMSE()}
 
     @classmethod
+    def update_metrics(cls, metrics, pred, target, batch, extras) -> None:
+        metrics.update(pred, target, mask=extras.get("mask"))  # scored on the masked steps only
+
+    @classmethod
     def example_figure(cls, examples: Mapping[str, np.ndarray], title: str):
         return None  # a reconstruction of unlabeled windows has nothing to show a reader of the leaderboard
 

@@ -96,6 +96,7 @@ def run_cell(cell: Cell, out_dir: Path, threads: int | None = None) -> dict[str,
         if not np.isfinite(record["metrics"].get("loss", 0.0)):
             raise FloatingPointError(f"test loss is {record['metrics']['loss']} (non-finite)")
         save_examples(trainer.lightning_module, dm, here / "examples.npz")
+        write_stride_tables(trainer.lightning_module, here)
         record.update(status="ok", train_time_s=round(train_s, 2))
         if run is not None:
             run.summary.update({f"test/{k}": v for k, v in record["metrics"].items()})
@@ -111,6 +112,14 @@ def run_cell(cell: Cell, out_dir: Path, threads: int | None = None) -> dict[str,
             run.finish(exit_code=0 if record.get("status") == "ok" else 1)
     write_json_atomic(here / "metrics.json", record)
     return record
+
+
+def write_stride_tables(model, here: Path) -> None:
+    """`strides.csv` (and `map_strides.csv`, ...): one row per test stride, true and predicted quantities."""
+    from zoo.metrics.stride import write_stride_table
+
+    for name, table in getattr(model, "stride_tables", {}).items():
+        write_stride_table(table, here / f"{name}.csv")
 
 
 def torch_threads() -> int:

@@ -112,6 +112,53 @@ def efficiency_plot(records: list[dict[str, Any]], plots: Path) -> list[Path]:
     return written
 
 
+BLAND_ALTMAN_QUANTITIES = ("vgrf_peak1", "vgrf_peak2", "impulse_vertical", "peak_braking", "peak_propulsion",
+                           "impulse_braking", "impulse_propulsion", "peak_pressure_heel", "peak_pressure_forefoot")
+
+
+def read_strides(paths: list[Path]) -> dict[str, np.ndarray]:
+    """Pooled `<quantity>_true` / `_pred` columns of per-stride CSV files (NaN where a stride is unscored)."""
+    import csv
+
+    columns: dict[str, list[float]] = defaultdict(list)
+    for path in paths:
+        with open(path, newline="") as fh:
+            for row in csv.DictReader(fh):
+                for key, value in row.items():
+                    if key.endswith(("_true", "_pred")):
+                        columns[key].append(float(value) if value else np.nan)
+    return {k: np.asarray(v) for k, v in columns.items()}
+
+
+def bland_altman_figure(strides: dict[str, np.ndarray], title: str):
+    """One Bland-Altman panel per quantity: difference (pred - true) against the mean of the two, with the
+    bias and the 95 % limits of agreement (bias ± 1.96 sd of the differences)."""
+    plt = pyplot()
+    names = [q for q in BLAND_ALTMAN_QUANTITIES
+             if f"{q}_true" in strides and np.isfinite(strides[f"{q}_true"] - strides[f"{q}_pred"]).sum() >= 2]
+    if not names:
+        return None
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.8 * cols, 3.2 * rows), squeeze=False)
+    for ax, q in zip(axes.flat, names):
+        true, pred = strides[f"{q}_true"], strides[f"{q}_pred"]
+        ok = np.isfinite(true) & np.isfinite(pred)
+        mean, diff = (true[ok] + pred[ok]) / 2, pred[ok] - true[ok]
+        bias, sd = diff.mean(), diff.std(ddof=1)
+        ax.scatter(mean, diff, s=6, alpha=0.5, color="#4477aa")
+        for level, style in ((bias, "-"), (bias - 1.96 * sd, "--"), (bias + 1.96 * sd, "--")):
+            ax.axhline(level, color="k", ls=style, lw=1)
+        ax.set_title(f"{q}: bias {bias:.3g}, LoA [{bias - 1.96 * sd:.3g}, {bias + 1.96 * sd:.3g}]", fontsize=8)
+        ax.set_xlabel("mean of true and predicted")
+        ax.set_ylabel("predicted - true")
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def write_plots(out_dir: Path, records: list[dict[str, Any]]) -> list[Path]:
     plt = pyplot()
     plots = out_dir / "plots"
@@ -132,6 +179,16 @@ def write_plots(out_dir: Path, records: list[dict[str, Any]]) -> list[Path]:
                              f"{task}: {best['label']} (best), fold {best['fold']}, seed {best['seed']} — synthetic data")
         if fig is not None:
             path = plots / f"{task}_examples.png"
+            fig.savefig(path, dpi=100)
+            plt.close(fig)
+            written.append(path)
+        folds = [r for r in records if r.get("status") == "ok" and r["task"] == task and r["label"] == best["label"]
+                 and r.get("label_fraction", 1.0) == 1.0]
+        tables = sorted(p for r in folds for p in (out_dir / "cells" / r["key"]).glob("*strides.csv"))
+        fig = bland_altman_figure(read_strides(tables), f"{task}: {best['label']} (best), every test stride of "
+                                  f"{len(folds)} fold(s) — synthetic data") if tables else None
+        if fig is not None:
+            path = plots / f"{task}_bland_altman.png"
             fig.savefig(path, dpi=100)
             plt.close(fig)
             written.append(path)

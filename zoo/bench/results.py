@@ -111,7 +111,8 @@ def leaderboard_markdown(rows: list[dict[str, Any]], records: list[dict[str, Any
         for frac in fractions:
             cells = [row for row in task_rows if row["label_fraction"] == frac]
             metrics = [primary] + sorted({r["metric"] for r in cells} - {primary} - set(HIDDEN_IN_MARKDOWN)
-                                         - {m for m in {r["metric"] for r in cells} if m.endswith("_sd")})
+                                         - {m for m in {r["metric"] for r in cells} if m.endswith("_sd")}
+                                         - get_task(task).clinical_metrics)  # in leaderboard_clinical.md
             table: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
             for row in cells:
                 table[row["model"]][row["metric"]] = row
@@ -181,9 +182,17 @@ def write_reports(out_dir: Path, records: list[dict[str, Any]], *, suite_name: s
         "results": out_dir / "results.csv",
         "leaderboard_csv": out_dir / "leaderboard.csv",
         "leaderboard_md": out_dir / "leaderboard.md",
+        "leaderboard_clinical_md": out_dir / "leaderboard_clinical.md",
     }
     write_atomic(paths["results"], _csv(result_rows(records), RESULT_COLUMNS))
     write_atomic(paths["leaderboard_csv"], _csv(rows, LEADERBOARD_COLUMNS))
     write_atomic(paths["leaderboard_md"], leaderboard_markdown(rows, records, suite_name=suite_name,
                                                                dataset=dataset, command=command))
+    from zoo.bench.clinical import clinical_markdown
+
+    clinical = clinical_markdown(rows, records, suite_name=suite_name, dataset=dataset)
+    if clinical:
+        write_atomic(paths["leaderboard_clinical_md"], clinical)
+    else:
+        paths.pop("leaderboard_clinical_md")
     return paths

@@ -45,7 +45,7 @@ __all__ = [
 
 def task_metrics(task: str, *, cell_size_cm: tuple[float, float] | None = None, body_parts: dict | None = None,
                  keypoint_names: tuple[str, ...] | None = None, prefix: str = "test/",
-                 primary_only: bool = False) -> MetricCollection:
+                 primary_only: bool = False, clinical: bool = True) -> MetricCollection:
     """The metrics of `task` as one collection whose keys start with `prefix` (`val/`, `test/`).
 
     The task owns its metrics (`datamodules.tasks.get_task(task).build_metrics(spec)`); this builds them
@@ -64,8 +64,10 @@ def task_metrics(task: str, *, cell_size_cm: tuple[float, float] | None = None, 
                    for k, v in metrics.items()}
         if primary_only:
             metrics = {k: v for k, v in metrics.items() if k == cls.primary_entry}
+        if not clinical:
+            metrics = {k: v for k, v in metrics.items() if k not in cls.clinical_entries}
         return MetricCollection(metrics, prefix=prefix, compute_groups=False)
-    return cls.build_metrics(spec, prefix=prefix, primary_only=primary_only)
+    return cls.build_metrics(spec, prefix=prefix, primary_only=primary_only, clinical=clinical)
 
 
 def __getattr__(name: str):

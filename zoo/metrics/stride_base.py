@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,36 +19,11 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
+from datamodules.tasks.stride_info import Quantity, summary_info
+
 LOA_Z = 1.96  # Bland-Altman 95 % limits of agreement: bias +- 1.96 sd of the differences
 KEY_COLUMNS = ("trial", "onset_sample", "window_start")
 NO_KEY = -1
-
-
-@dataclass(frozen=True)
-class Quantity:
-    """One per-stride quantity: `bland_altman` says whether bias and limits of agreement are reported."""
-
-    name: str
-    unit: str
-    bland_altman: bool
-
-
-def summary_info(quantities: tuple[Quantity, ...]) -> dict[str, tuple[bool | None, str]]:
-    """Statistic key -> (higher_is_better, unit) for every key `compute()` can return for `quantities`.
-
-    `None` marks keys that do not rank models: Bland-Altman bias and limits (closer to zero / narrower is
-    better, not larger or smaller) and the stride counts.
-    """
-    info: dict[str, tuple[bool | None, str]] = {"strides": (None, "strides")}
-    for q in quantities:
-        info[f"{q.name}_mae"] = (False, q.unit)
-        info[f"{q.name}_mre"] = (False, "%")
-        if q.bland_altman:
-            for stat in ("bias", "loa_lower", "loa_upper"):
-                info[f"{q.name}_{stat}"] = (None, q.unit)
-        info[f"{q.name}_n"] = (None, "strides")
-        info[f"{q.name}_excluded"] = (None, "strides")
-    return info
 
 
 def bland_altman(diff: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -21,34 +21,17 @@ from torch import Tensor
 
 from datamodules.naming import GRF_AXES
 from datamodules.preprocessing import MIN_STANCE_S
+from datamodules.tasks.stride_info import AP_QUANTITIES, GRF_COUNTS_INFO, STRIDE_GRF_INFO, VERTICAL_QUANTITIES
 from zoo.errors import ZooError
 from zoo.metrics.grf import STANCE_THRESHOLD_BW
-from zoo.metrics.stride_base import NO_KEY, Quantity, StrideMetric, summary_info
+from zoo.metrics.stride_base import NO_KEY, StrideMetric
+
+__all__ = ["AP_QUANTITIES", "STRIDE_GRF_INFO", "VERTICAL_QUANTITIES", "StrideGRFMetrics"]
 
 PEAK_PROMINENCE_BW = 0.05  # a valley this far below both peaks makes a stance double-humped
 AP_THRESHOLD_BW = 0.02  # braking / propulsion is scored when the true AP force goes this far past zero
 LOADING_RANGE = (0.2, 0.8)  # loading rate over 20-80 % of the rise to the first peak
 
-VERTICAL_QUANTITIES = (
-    Quantity("vgrf_peak1", "BW", True),
-    Quantity("vgrf_peak2", "BW", True),
-    Quantity("loading_rate_avg", "BW/s", False),
-    Quantity("loading_rate_inst", "BW/s", False),
-    Quantity("impulse_vertical", "BW*s", True),
-    Quantity("stance_time", "ms", False),
-)
-AP_QUANTITIES = (
-    Quantity("peak_braking", "BW", True),
-    Quantity("peak_propulsion", "BW", True),
-    Quantity("impulse_braking", "BW*s", True),
-    Quantity("impulse_propulsion", "BW*s", True),
-)
-_COUNTS_INFO: dict[str, tuple[bool | None, str]] = {
-    "strides_partial": (None, "strides"), "strides_duplicate": (None, "strides"),
-    "contacts_too_short": (None, "contacts"),
-}
-# every key a StrideGRFMetrics can report -> (higher_is_better or None, unit)
-STRIDE_GRF_INFO = summary_info(VERTICAL_QUANTITIES + AP_QUANTITIES) | _COUNTS_INFO
 
 
 # -- pure per-stance definitions (1-D float64 numpy arrays, sample indices) -------------------------------
@@ -268,4 +251,4 @@ class StrideGRFMetrics(StrideMetric):
                 "contacts_too_short": self.too_short.clone()}
 
     def _count_info(self) -> dict[str, tuple[bool | None, str]]:
-        return {} if self.whole_stance else dict(_COUNTS_INFO)
+        return {} if self.whole_stance else dict(GRF_COUNTS_INFO)

@@ -16,20 +16,15 @@ import torch
 from torch import Tensor
 
 from datamodules.simulator.footprint import REGION_BOUNDS
+from datamodules.tasks.stride_info import COP_QUANTITIES, REGION_QUANTITIES, STRIDE_PRESSURE_INFO
 from zoo.errors import ZooError
 from zoo.metrics.pressure import LOAD_FRACTION, cop_from_pressure, loaded_frames
-from zoo.metrics.stride_base import NO_KEY, Quantity, StrideMetric, summary_info
+from zoo.metrics.stride_base import NO_KEY, StrideMetric
+
+__all__ = ["COP_QUANTITIES", "REGION_QUANTITIES", "STRIDE_PRESSURE_INFO", "StridePressureMetrics"]
 
 MIN_REGION_PEAK = 1.0  # N/cm^2 (10 kPa): a region whose true peak is lower is not scored (relative error)
 
-REGION_QUANTITIES = tuple(Quantity(f"peak_pressure_{region}", "N/cm^2", True) for region in REGION_BOUNDS)
-COP_QUANTITIES = (
-    Quantity("cop_path_length", "cm", False),
-    Quantity("cop_excursion_ap", "cm", False),
-    Quantity("cop_excursion_ml", "cm", False),
-)
-# every key a StridePressureMetrics can report -> (higher_is_better or None, unit)
-STRIDE_PRESSURE_INFO = summary_info(REGION_QUANTITIES + COP_QUANTITIES)
 
 
 def footprint_rows(loaded_rows: Tensor) -> tuple[int, int] | None:
