@@ -28,12 +28,19 @@ class WindowDataset(Dataset):
 
     With `memoise`, each processed sample (spline-normalised stance, sparse image, ...) is computed once
     and reused by later epochs; the DataModule turns it on only when every sample fits its budget.
+    `perturb = (name, severity, seed)` applies one perturbation of `datamodules.perturbations` to every raw
+    input before normalisation (robustness tests; reproducible per sample); `augment = p` draws a random
+    perturbation of the task's kind for a share `p` of the samples, anew at every read (training).
     """
 
     def __init__(self, task: Task, rows: np.ndarray, stats: dict[str, np.ndarray], *,
-                 clean_target: bool, include_clean: bool, memoise: bool = False) -> None:
+                 clean_target: bool, include_clean: bool, memoise: bool = False,
+                 perturb: tuple[str, Any, int] | None = None, augment: float = 0.0, seed: int = 0) -> None:
         self.task, self.rows, self.stats = task, rows, stats
         self.clean_target, self.include_clean = clean_target, include_clean
+        self.perturb, self.augment, self.seed = perturb, augment, seed
+        self.reads = np.zeros(len(rows), np.int64)  # per-sample draw counter: augmentation differs per epoch
+        memoise = memoise and not augment  # an augmented sample must be drawn again at every read
         self.memo: dict[int, dict[str, Any]] | None = {} if memoise else None
 
     def __len__(self) -> int:
@@ -46,9 +53,23 @@ class WindowDataset(Dataset):
             self.memo[i] = self._make(i)
         return self.memo[i]
 
+    def _perturbed(self, i: int, row: np.void, sample: dict[str, np.ndarray]) -> np.ndarray:
+        from datamodules.perturbations import PERTURBATIONS, augment
+
+        context = self.task.perturbation_context(row, sample)
+        if self.perturb is not None:
+            name, severity, seed = self.perturb
+            rng = np.random.default_rng([seed, int(row["trial"]), int(row["start"]), int(row["foot"])])
+            return PERTURBATIONS[name](sample["x"], severity, rng, **context)
+        self.reads[i] += 1
+        rng = np.random.default_rng([self.seed, i, int(self.reads[i])])
+        return augment(sample["x"], self.task.perturbation_kind, rng, p=self.augment, **context)[0]
+
     def _make(self, i: int) -> dict[str, Any]:
         row = self.rows[i]
         sample = self.task.load(row, clean=self.clean_target)
+        if self.perturb is not None or self.augment:
+            sample["x"] = self._perturbed(i, row, sample).astype(np.float32)
         st = self.stats
         sample["x"] = ((sample["x"] - st["x_mean"]) / st["x_std"]).astype(np.float32)
         if "body_mass" in sample:
@@ -93,6 +114,9 @@ class GaitDataModule(pl.LightningDataModule):
             cache when their uncompressed size (`cache_bytes()`) is at most a quarter of the memory available
             now (see datamodules/store.py), so a file larger than RAM is always streamed.
         stats_samples: at most this many training samples are read to compute normalisation statistics.
+        augment: share of training samples (0 to 1) that get a random perturbation of the task's input kind
+            (`datamodules.perturbations`: IMU re-mounting, noise, sample rate, time offset, a missing IMU; landmark
+            loss or slip; insole frame loss), drawn anew at every epoch; validation and test stay clean.
     """
 
     def __init__(
@@ -126,6 +150,7 @@ class GaitDataModule(pl.LightningDataModule):
         seed: int = 0,
         cache: bool | str = "auto",
         stats_samples: int = 2000,
+        augment: float = 0.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -134,6 +159,10 @@ class GaitDataModule(pl.LightningDataModule):
             raise DataError(f"split: expected one of {list(SPLITS)}, found '{split}'")
         if target not in TARGETS:
             raise DataError(f"target: expected one of {list(TARGETS)}, found '{target}'")
+        if not 0.0 <= augment <= 1.0:
+            raise DataError(f"augment: expected a share of training samples in [0, 1], found {augment}")
+        if augment and task_class.perturbation_kind is None:
+            raise DataError(f"augment: task '{task}' has no input perturbations to draw from; found augment={augment}")
         self.path = os.fspath(resolve_source(path))
         self.task_name = task
         recording = Recording(self.path)
@@ -200,7 +229,8 @@ class GaitDataModule(pl.LightningDataModule):
         for name, idx in (("train", train), ("val", split.val), ("test", split.test)):
             self._datasets[name] = WindowDataset(self.task, self.samples[idx], self.stats, clean_target=clean,
                                                  include_clean=hp.include_clean and name == "test",
-                                                 memoise=memoise)
+                                                 memoise=memoise, augment=hp.augment if name == "train" else 0.0,
+                                                 seed=hp.seed)
 
     def cache_bytes(self) -> int:
         """Uncompressed size of every array the task reads from its usable trials: what `cache=True` holds."""
@@ -242,6 +272,21 @@ class GaitDataModule(pl.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)
+
+    def perturbed_test_dataloader(self, name: str, severity: Any, seed: int = 0) -> DataLoader:
+        """The test split with perturbation `name` at `severity` applied to every raw input (robustness)."""
+        from datamodules.perturbations import PERTURBATIONS
+
+        if name not in PERTURBATIONS:
+            raise DataError(f"perturbation: expected one of {sorted(PERTURBATIONS)}, found '{name}'")
+        if PERTURBATIONS[name].applies_to != self.task.perturbation_kind:
+            raise DataError(f"perturbation '{name}' perturbs {PERTURBATIONS[name].applies_to} inputs; task "
+                            f"'{self.task_name}' has {self.task.perturbation_kind} inputs")
+        test = self.dataset("test")
+        dataset = WindowDataset(self.task, test.rows, self.stats, clean_target=test.clean_target,
+                                include_clean=test.include_clean, perturb=(name, severity, seed))
+        return DataLoader(dataset, batch_size=self.hparams.batch_size, shuffle=False,
+                          num_workers=self.hparams.num_workers)
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)

@@ -320,3 +320,48 @@ def test_stride_metrics_join_as_secondary_columns_with_a_per_stride_table_and_a_
     clinical = (full_run / "leaderboard_clinical.md").read_text()
     assert "vgrf_peak1" not in main and "vgrf_peak1 (BW)" in clinical and "Bland-Altman" in clinical
     assert (full_run / "plots" / "imu2grf_bland_altman.png").exists()
+
+
+def test_robustness_retests_trained_cells_under_every_perturbation_without_retraining(full_run, suite_file, capsys):
+    checkpoint = full_run / "cells" / "imu2grf__tcn__fold0__seed0" / "checkpoints" / "best.ckpt"
+    trained = checkpoint.stat().st_mtime_ns
+    assert bench_main([str(suite_file), "--out", str(full_run), "--robustness"]) == 0
+    out = capsys.readouterr().out
+    assert "0 to run" in out and "[robustness 4/4]" in out  # tcn and ridge, 2 folds; the oracle is not re-tested
+    assert checkpoint.stat().st_mtime_ns == trained  # re-tested, not retrained
+    record = json.loads((full_run / "cells" / "imu2grf__tcn__fold0__seed0" / "robustness.json").read_text())
+    assert record["status"] == "ok" and record["metric"] == "r_vertical"
+    metrics = json.loads((full_run / "cells" / "imu2grf__tcn__fold0__seed0" / "metrics.json").read_text())
+    assert record["clean"] == pytest.approx(metrics["metrics"]["r_vertical"], rel=1e-6)
+    names = {(p["perturbation"], p["severity"]) for p in record["perturbed"]}
+    assert {("imu_rotation", 20.0), ("imu_noise", 4.0), ("imu_sample_rate", 60.0), ("imu_time_offset", 30.0),
+            ("imu_drop", "PELVIS")} <= names
+    dropped = {p["severity"] for p in record["perturbed"] if p["perturbation"] == "imu_drop"}
+    assert dropped == {"TRUNK", "PELVIS", "R_THIGH", "L_THIGH", "R_SHANK", "L_SHANK", "R_FOOT", "L_FOOT"}
+    rows = read_csv(full_run / "robustness.csv")
+    assert {r["model"] for r in rows} == {"tcn", "ridge"} and len(rows) == 4 * (1 + len(record["perturbed"]))
+    assert "worst change" in (full_run / "robustness.md").read_text()
+    assert (full_run / "plots" / "imu2grf_robustness.png").exists()
+    assert bench_main([str(suite_file), "--out", str(full_run), "--robustness"]) == 0
+    assert "[robustness" not in capsys.readouterr().out  # a rerun skips cells already re-tested
+
+
+def test_a_perturbed_test_set_is_reproducible_and_differs_from_the_clean_one(tmp_path):
+    import torch
+
+    from datamodules.datamodule import GaitDataModule
+
+    data = make_fake_recording(tmp_path / "f.h5", n_subjects=4, seconds=6.0)
+    dm = GaitDataModule(str(data), task="imu2grf", n_folds=2, batch_size=64)
+    clean = next(iter(dm.test_dataloader()))["x"]
+    a = next(iter(dm.perturbed_test_dataloader("imu_rotation", 10.0, seed=3)))["x"]
+    b = next(iter(dm.perturbed_test_dataloader("imu_rotation", 10.0, seed=3)))["x"]
+    assert torch.equal(a, b) and not torch.allclose(a, clean)
+    with pytest.raises(ValueError, match="perturbation 'landmark_drop' perturbs landmarks inputs; task 'imu2grf'"):
+        dm.perturbed_test_dataloader("landmark_drop", 1)
+    augmented = GaitDataModule(str(data), task="imu2grf", n_folds=2, batch_size=64, augment=1.0)
+    first, second = (next(iter(augmented.train_dataloader()))["x"] for _ in range(2))
+    assert not torch.equal(first, second)  # drawn anew at every read
+    assert torch.equal(next(iter(augmented.test_dataloader()))["x"], clean)  # evaluation stays clean
+    with pytest.raises(ValueError, match=r"augment: expected a share of training samples in \[0, 1\], found 2"):
+        GaitDataModule(str(data), task="imu2grf", n_folds=2, augment=2)

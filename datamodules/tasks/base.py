@@ -134,6 +134,8 @@ class Task(ABC):
     # collection entries that compute them (per-stride storage: test only, never in per-epoch validation)
     clinical_metrics: ClassVar[frozenset[str]] = frozenset()
     clinical_entries: ClassVar[tuple[str, ...]] = ("strides", "map_strides")
+    # which perturbations of `datamodules.perturbations` apply to the input ("imu", "landmarks", "insole")
+    perturbation_kind: ClassVar[str | None] = None
     # what the README leaderboard shows: these metrics (primary first), beside the paper's figures
     readme_metrics: ClassVar[tuple[str, ...]] = ()
     reference: ClassVar[PaperReference | None] = None
@@ -238,6 +240,11 @@ class Task(ABC):
     def __init__(self, ctx: TaskContext) -> None:
         self.ctx = ctx
         self.options = ctx.options
+
+    def perturbation_context(self, row: np.void, sample: dict[str, np.ndarray]) -> dict[str, Any]:
+        """What the perturbations of this task's input need to know about one raw sample: IMU channel names
+        and the rate of the input's time axis (IMU tasks), landmark cells and the measured map (landmarks)."""
+        return {}
 
     # -- windowing of one file: which trials ---------------------------------------------------
     @abstractmethod

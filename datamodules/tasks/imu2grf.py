@@ -132,6 +132,11 @@ class Imu2Grf(Task):
         return len(options.get("channels") or imu_subset_channels(options.get("imus")))
 
     # -- windowing ----------------------------------------------------------------------------------
+    perturbation_kind = "imu"
+
+    def perturbation_context(self, row: np.void, sample: dict[str, np.ndarray]) -> dict[str, Any]:
+        return {"channels": self.channels, "model_hz": self.trial(row).sample_rate_hz}
+
 
     @property
     def channels(self) -> tuple[str, ...]:

@@ -230,6 +230,11 @@ class Imu2Kinetics(Task):
         return len(options.get("channels") or imu_subset_channels(options.get("imus") or DEFAULT_IMUS))
 
     # -- windowing ----------------------------------------------------------------------------------
+    perturbation_kind = "imu"
+
+    def perturbation_context(self, row: np.void, sample: dict[str, np.ndarray]) -> dict[str, Any]:
+        return {"channels": self.channels, "model_hz": self.trial(row).sample_rate_hz}
+
     @property
     def channels(self) -> tuple[str, ...]:
         return tuple(self.options.get("channels") or imu_subset_channels(self.options.get("imus") or DEFAULT_IMUS))

@@ -152,6 +152,14 @@ class Imu2Pressure(Task):
         return sum(int(d / TYPICAL_STRIDE_S) for d in trial_seconds)
 
     # -- windowing ----------------------------------------------------------------------------------
+    perturbation_kind = "imu"
+
+    def perturbation_context(self, row: np.void, sample: dict[str, np.ndarray]) -> dict[str, Any]:
+        """The input is one stance time-normalised to `stance_length` samples: its time axis runs at
+        (length - 1) / stance duration samples per second, the rate the time-based perturbations act on."""
+        duration = (int(row["stop"]) - 1 - int(row["start"])) / self.trial(row).sample_rate_hz
+        return {"channels": self.channels, "model_hz": (self.length - 1) / duration}
+
     @property
     def channels(self) -> tuple[str, ...]:
         return tuple(self.options.get("channels") or QIAN_CHANNELS_18)

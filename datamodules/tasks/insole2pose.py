@@ -84,6 +84,8 @@ class Insole2Pose(Task):
         return 2
 
     # -- windowing ----------------------------------------------------------------------------------
+    perturbation_kind = "insole"
+
     x_mean_axes, x_std_axes = None, (0, 1, 2, 3)  # one pressure scale, zero stays zero
     y_mean_axes, y_std_axes = (), (0,)            # mean pose; one scale per axis
 

@@ -91,6 +91,16 @@ class Landmarks2Pressure(Task):
         return 2
 
     # -- windowing ----------------------------------------------------------------------------------
+    perturbation_kind = "landmarks"
+
+    def perturbation_context(self, row: np.void, sample: dict[str, np.ndarray]) -> dict[str, Any]:
+        """The landmark cells of this foot, and the measured map they read (a slipped insole reads a neighbour)."""
+        foot = "left" if int(row["foot"]) == FOOT_INDEX["left"] else "right"
+        t = self.trial(row)
+        frame = int(row["start"])
+        full_map = self.ctx.store.read(t.subject_id, t.trial_id, f"pressure/{foot}", frame, frame + 1)[0]
+        return {"cells": self._cells[(self.subject(row).subject_id, foot)], "full_map": full_map}
+
     x_mean_axes, x_std_axes = (1, 2), (1, 2)  # per input channel (geometry, landmarks)
     y_mean_axes, y_std_axes = (), (0, 1)      # centred on the training mean map, one scale
 

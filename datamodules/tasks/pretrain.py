@@ -30,6 +30,7 @@ class Pretrain(Imu2Grf):
     family = MASKED_RECONSTRUCTION
     default_activities = None
     self_supervised = True
+    perturbation_kind = None  # robustness is measured on the downstream tasks
     metric_info = {"masked_mse": (False, "(normalised units)^2")}
     primary_metric = "masked_mse"
     primary_entry = "masked_mse"

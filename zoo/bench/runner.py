@@ -114,6 +114,8 @@ def run_suite(suite: Suite, out_dir: Path, *, shard_spec: str | None = None, job
               + (f" lf {record['label_fraction']:g}" if record.get("label_fraction", 1.0) != 1.0 else "")
               + f"  {summarise(record):<36} {record.get('wall_time_s', 0):6.1f} s  "
               f"elapsed {_duration(elapsed)}  eta {_duration(eta)}", file=stream, flush=True)
+    if suite.robustness:
+        run_robustness_stage(suite, cells, out_dir, threads, stream)
     records = load_records(out_dir, cells)
     write_reports(out_dir, records, suite_name=suite.name, dataset=suite.dataset,
                   command=command or f"zoo bench {suite.path}")
@@ -129,6 +131,21 @@ def run_suite(suite: Suite, out_dir: Path, *, shard_spec: str | None = None, job
 
         log_summary_run(suite, out_dir)
     return records
+
+
+def run_robustness_stage(suite: Suite, cells: list[Cell], out_dir: Path, threads: int, stream) -> None:
+    """Re-test every trained cell under input perturbations (one cell at a time, in this process), then write
+    robustness.csv / .md and the plots. Cells already re-tested are skipped."""
+    from zoo.bench import robustness
+
+    todo = robustness.pending(cells, out_dir)
+    start = time.time()
+    for i, cell in enumerate(todo, start=1):
+        record = robustness.run_robustness(cell, out_dir, threads)
+        state = "ok" if record["status"] == "ok" else f"FAILED  {record.get('error', '')[:100]}"
+        print(f"[robustness {i}/{len(todo)}] {cell.key}  {state}  {record['wall_time_s']:.1f} s  "
+              f"elapsed {_duration(time.time() - start)}", file=stream, flush=True)
+    robustness.write_reports(out_dir, robustness.load(out_dir, cells), suite.name)
 
 
 def estimate(suite: Suite, shard_spec: str | None, stream=None) -> float:
@@ -205,8 +222,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--dataset", default=None, help="override the suite's dataset (file or sim:PRESET[:SEED])")
     parser.add_argument("--no-wandb", action="store_true", help="do not mirror to Weights & Biases")
     parser.add_argument("--retry-failed", action="store_true", help="rerun cells that failed before")
+    parser.add_argument("--robustness", action="store_true",
+                        help="re-test every trained cell under input perturbations (robustness.md)")
     args = parser.parse_args(argv)
     suite = load_suite(args.suite, dataset=args.dataset)
+    suite.robustness = suite.robustness or args.robustness
     if args.no_wandb:
         suite.wandb = None
     if args.dry_run:

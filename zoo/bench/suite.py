@@ -34,7 +34,7 @@ from datamodules.tasks import get_task, list_tasks
 
 ORACLE = "noise-floor"
 SUITE_KEYS = {"name", "description", "dataset", "folds", "run_folds", "seeds", "split_seed", "data", "trainer",
-              "tasks", "oracle", "wandb", "threads", "cell_timeout_s", "label_fractions", "pretrain"}
+              "tasks", "oracle", "wandb", "threads", "cell_timeout_s", "label_fractions", "pretrain", "robustness"}
 PRETRAIN_KEYS = {"model", "preset", "dataset", "overrides", "trainer", "data", "n_folds", "task"}
 PRETRAINED = "@pretrain"  # in a model's overrides: the checkpoint of the suite's pretraining cell
 MODEL_KEYS = {"name", "label", "preset", "overrides", "trainer", "data"}
@@ -112,6 +112,7 @@ class Suite:
     cell_timeout_s: float | None
     label_fractions: list[float]
     pretrain: dict[str, Any] | None = None
+    robustness: bool = False  # re-test every trained cell under input perturbations (zoo/bench/robustness.py)
 
     def pretrain_cells(self) -> dict[int, Cell]:
         """One pretraining cell per seed (on its own corpus), run before the cells that use it."""
@@ -255,4 +256,11 @@ def load_suite(path: str | Path, dataset: str | None = None) -> Suite:
         trainer=dict(raw.get("trainer") or {}), oracle=bool(raw.get("oracle", False)),
         wandb=wandb or None, threads=raw.get("threads"), cell_timeout_s=raw.get("cell_timeout_s"),
         label_fractions=[float(f) for f in fractions], pretrain=pretrain,
+        robustness=_flag(path, "robustness", raw.get("robustness", False)),
     )
+
+
+def _flag(path: Path, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(path, key, "true or false", value)
+    return value
