@@ -12,6 +12,7 @@ import torch
 import zoo
 from datamodules.datamodule import GaitDataModule
 from datamodules.naming import IMU_CHANNELS_48
+from datamodules.tasks import get_task
 from zoo.models.ssl_transformer import SslTransformer, TwoStageSchedule, contiguous_block_mask
 from zoo.specs import default_data_spec
 
@@ -265,3 +266,18 @@ def test_two_stage_schedule_has_the_documented_shape():
     assert encoder[30:] == [0.0, 0.0] and head[30:] == [0.0, 0.0]
     schedule = TwoStageSchedule(10, 1e-3, 20, 1e-4, 0.2)
     assert [schedule.encoder_frozen_at(s) for s in (0, 9, 10)] == [True, True, False]
+
+
+def test_several_mask_blocks_never_overlap_and_mask_exactly_the_ratio():
+    from zoo.models.ssl_transformer import contiguous_block_mask
+
+    mask = contiguous_block_mask(64, 128, 4, blocks=4, generator=torch.Generator().manual_seed(0))
+    assert torch.all(mask.sum(dim=1) == 16)
+    for row in mask:  # four separate runs of 4 steps, one in each quarter of the window
+        edges = torch.diff(torch.cat([torch.tensor([0]), row.int(), torch.tensor([0])]))
+        starts = torch.nonzero(edges == 1).flatten()
+        assert len(starts) == 4 and torch.equal(starts // 32, torch.arange(4))
+    model = SslTransformer(data_spec=get_task("pretrain").default_spec().to_dict(), mask_ratio=0.125, mask_blocks=4)
+    assert model.mask_length == 4
+    with pytest.raises(zoo.ZooError, match="mask_blocks: expected an integer in \\[1, 64\\]"):
+        SslTransformer(data_spec=get_task("pretrain").default_spec().to_dict(), mask_blocks=0)

@@ -19,7 +19,21 @@ LANDMARKS_16: dict[str, tuple[float, float]] = {
     "hallux": (0.90, 0.22), "toe2": (0.88, 0.42), "toe3": (0.86, 0.56), "toe4": (0.84, 0.69), "toe5": (0.81, 0.82),
 }
 LANDMARKS_2 = {k: LANDMARKS_16[k] for k in ("heel_centre", "mth3")}  # heel + 3rd metatarsal head
-LANDMARK_SETS = {16: LANDMARKS_16, 2: LANDMARKS_2}
+# The ablation's intermediate and denser sets (ours, not the paper's): 4 = heel, 1st and 5th metatarsal heads,
+# hallux (the classic 4-sensor insole); 8 adds the medial/lateral heel, the lateral midfoot and the 3rd
+# metatarsal head; 32 adds a second ring of 16 cells between the 16 anatomical ones.
+LANDMARKS_4 = {k: LANDMARKS_16[k] for k in ("heel_centre", "mth1", "mth5", "hallux")}
+LANDMARKS_8 = {k: LANDMARKS_16[k] for k in ("heel_medial", "heel_lateral", "midfoot_lateral", "mth1", "mth3",
+                                           "mth5", "hallux", "toe3")}
+LANDMARKS_32 = {**LANDMARKS_16, **{
+    "heel_back": (0.02, 0.50), "heel_front_medial": (0.16, 0.38), "heel_front_centre": (0.17, 0.52),
+    "heel_front_lateral": (0.16, 0.68), "arch_rear_medial": (0.28, 0.30), "arch_rear_lateral": (0.30, 0.75),
+    "arch_medial": (0.52, 0.25), "arch_lateral": (0.55, 0.82), "forefoot_rear_medial": (0.60, 0.25),
+    "forefoot_rear_centre": (0.60, 0.50), "forefoot_rear_lateral": (0.58, 0.78), "mth12": (0.76, 0.30),
+    "mth34": (0.76, 0.62), "toe_base_medial": (0.82, 0.30), "toe_base_lateral": (0.78, 0.76),
+    "toe_tip": (0.96, 0.25),
+}}
+LANDMARK_SETS = {2: LANDMARKS_2, 4: LANDMARKS_4, 8: LANDMARKS_8, 16: LANDMARKS_16, 32: LANDMARKS_32}
 
 
 def landmark_cells(footprint: np.ndarray, n_landmarks: int) -> np.ndarray:
@@ -30,10 +44,15 @@ def landmark_cells(footprint: np.ndarray, n_landmarks: int) -> np.ndarray:
     if not len(rows):
         raise DataError("landmarks: the foot outline is empty (no geometry cell >= 0)")
     r0, r1, c0, c1 = rows.min(), rows.max(), cols.min(), cols.max()
-    cells = []
+    if len(rows) < n_landmarks:
+        raise DataError(f"landmarks: {n_landmarks} sensors need at least as many foot cells; found {len(rows)}")
+    cells: list[tuple[int, int]] = []
+    taken = np.zeros(len(rows), bool)
     for along, across in LANDMARK_SETS[n_landmarks].values():
         r = r0 + along * (r1 - r0)
         c = c0 + across * (c1 - c0)
-        nearest = np.argmin((rows - r) ** 2 + (cols - c) ** 2)  # snap onto the footprint
+        distance = np.where(taken, np.inf, (rows - r) ** 2 + (cols - c) ** 2)
+        nearest = int(np.argmin(distance))  # snap onto the footprint, one sensor per cell
+        taken[nearest] = True
         cells.append((rows[nearest], cols[nearest]))
     return np.asarray(cells, dtype=np.int64)

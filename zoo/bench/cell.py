@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from zoo.bench.io import write_atomic, write_json_atomic
-from zoo.bench.suite import ORACLE, PRETRAINED, Cell
+from zoo.bench.suite import ORACLE, Cell, pretrain_reference
 
 EXAMPLES = 4  # test samples kept per cell for plots
 
@@ -137,7 +137,7 @@ def resolve_overrides(cell: Cell, out_dir: Path) -> dict[str, Any]:
     if not ckpt.exists():
         raise FileNotFoundError(f"pretraining cell {cell.depends_on.key} left no checkpoint at {ckpt}; it must "
                                 "finish (status ok) before the cells that fine-tune from it")
-    return {k: (str(ckpt) if v == PRETRAINED else v) for k, v in overrides.items()}
+    return {k: (str(ckpt) if pretrain_reference(v) is not None else v) for k, v in overrides.items()}
 
 
 def quiet_lightning() -> None:

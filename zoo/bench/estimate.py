@@ -47,12 +47,12 @@ def preset_samples(preset: str, task: str, data: dict) -> int:
 
 
 def _step_seconds(cell: Cell, spec: DataSpec) -> float:
-    from zoo.bench.suite import PRETRAINED
+    from zoo.bench.suite import pretrain_reference
     from zoo.models.closed_form import ClosedFormModel
     from zoo.registry import create_model
 
     # timing needs the architecture, not the pretrained weights (which may not exist yet)
-    overrides = {k: v for k, v in cell.model.overrides.items() if v != PRETRAINED}
+    overrides = {k: v for k, v in cell.model.overrides.items() if pretrain_reference(v) is None}
     model = create_model(cell.model.name, data_spec=spec, preset=cell.model.preset, **overrides)
     b = int(cell.data.get("batch_size", 32))
     batch = {"x": torch.randn(b, *spec.input_shape), "y": torch.randn(b, *spec.target_shape),

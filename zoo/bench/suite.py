@@ -35,8 +35,18 @@ from datamodules.tasks import get_task, list_tasks
 ORACLE = "noise-floor"
 SUITE_KEYS = {"name", "description", "dataset", "folds", "run_folds", "seeds", "split_seed", "data", "trainer",
               "tasks", "oracle", "wandb", "threads", "cell_timeout_s", "label_fractions", "pretrain", "robustness"}
-PRETRAIN_KEYS = {"model", "preset", "dataset", "overrides", "trainer", "data", "n_folds", "task"}
+PRETRAIN_KEYS = {"model", "preset", "dataset", "overrides", "trainer", "data", "n_folds", "task", "label"}
 PRETRAINED = "@pretrain"  # in a model's overrides: the checkpoint of the suite's pretraining cell
+# `@pretrain:<label>` names one of several pretraining stages (`pretrain:` as a list of labelled stages)
+
+
+def pretrain_reference(value: Any) -> str | None:
+    """The stage label an override value refers to ("" for plain `@pretrain`), or None if it is no reference."""
+    if value == PRETRAINED:
+        return ""
+    if isinstance(value, str) and value.startswith(PRETRAINED + ":"):
+        return value[len(PRETRAINED) + 1:]
+    return None
 MODEL_KEYS = {"name", "label", "preset", "overrides", "trainer", "data"}
 
 
@@ -111,23 +121,25 @@ class Suite:
     threads: int | None
     cell_timeout_s: float | None
     label_fractions: list[float]
-    pretrain: dict[str, Any] | None = None
+    pretrain: list[dict[str, Any]] | None = None  # pretraining stages (one, or several with labels)
     robustness: bool = False  # re-test every trained cell under input perturbations (zoo/bench/robustness.py)
 
-    def pretrain_cells(self) -> dict[int, Cell]:
-        """One pretraining cell per seed (on its own corpus), run before the cells that use it."""
-        if not self.pretrain:
-            return {}
-        p = self.pretrain
-        model = ModelSpec(p["model"], f"{p['model']}-pretrain", p.get("preset", "small"), dict(p.get("overrides") or {}))
-        n_folds = int(p.get("n_folds", 20))  # fold 0's test subjects (1/n) are held out to report masked MSE
-        task = p.get("task") or next(n for n in list_tasks() if get_task(n).self_supervised)
-        return {
-            seed: Cell(self.name, task, model, 0, seed, n_folds, self.split_seed, p.get("dataset", self.dataset),
-                       {**self.data, **(p.get("data") or {})}, {**self.trainer, **(p.get("trainer") or {})},
-                       self.wandb, is_pretraining=True)
-            for seed in self.seeds
-        }
+    def pretrain_cells(self) -> dict[tuple[str, int], Cell]:
+        """One pretraining cell per stage and seed (on its own corpus), run before the cells that use it;
+        keyed by (stage label, seed), the label "" for a single unlabelled stage."""
+        cells = {}
+        for p in self.pretrain or []:
+            label = p.get("label", "")
+            name = f"{p['model']}-pretrain" + (f"-{label}" if label else "")
+            model = ModelSpec(p["model"], name, p.get("preset", "small"), dict(p.get("overrides") or {}))
+            n_folds = int(p.get("n_folds", 20))  # fold 0's test subjects (1/n) are held out to report masked MSE
+            task = p.get("task") or next(n for n in list_tasks() if get_task(n).self_supervised)
+            for seed in self.seeds:
+                cells[(label, seed)] = Cell(
+                    self.name, task, model, 0, seed, n_folds, self.split_seed, p.get("dataset", self.dataset),
+                    {**self.data, **(p.get("data") or {})}, {**self.trainer, **(p.get("trainer") or {})},
+                    self.wandb, is_pretraining=True)
+        return cells
 
     def cells(self) -> list[Cell]:
         """Pretraining cells first, then every (task, model, label fraction, fold, seed)."""
@@ -144,10 +156,10 @@ class Suite:
                         for seed in self.seeds:
                             data = {**self.data, **spec.get("data", {}), **model.data}
                             trainer = {**self.trainer, **spec.get("trainer", {}), **model.trainer}
-                            uses = PRETRAINED in model.overrides.values()
+                            uses = [r for r in map(pretrain_reference, model.overrides.values()) if r is not None]
                             out.append(Cell(self.name, task, model, fold, seed, self.n_folds, self.split_seed,
                                             self.dataset, data, trainer, self.wandb, frac,
-                                            depends_on=pretrain[seed] if uses else None))
+                                            depends_on=pretrain[(uses[0], seed)] if uses else None))
         return out
 
 
@@ -236,26 +248,40 @@ def load_suite(path: str | Path, dataset: str | None = None) -> Suite:
     if not isinstance(fractions, list) or not all(isinstance(f, (int, float)) and 0 < f <= 1 for f in fractions):
         raise _fail(path, "label_fractions", "a list of numbers in (0, 1]", fractions)
     pretrain = raw.get("pretrain")
-    if pretrain is not None:
-        if not isinstance(pretrain, dict) or "model" not in pretrain:
-            raise _fail(path, "pretrain", "a mapping with 'model' (and preset, dataset, data, trainer)", pretrain)
-        unknown = set(pretrain) - PRETRAIN_KEYS
-        if unknown:
-            raise _fail(path, "pretrain", f"keys among {sorted(PRETRAIN_KEYS)}", sorted(unknown))
-        if pretrain["model"] not in known_models:
-            raise _fail(path, "pretrain.model", "a registered model", pretrain["model"])
+    stages = [pretrain] if isinstance(pretrain, dict) else pretrain
+    if stages is not None:
+        if not isinstance(stages, list) or not stages:
+            raise _fail(path, "pretrain", "a mapping with 'model', or a list of them with a 'label' each", pretrain)
+        for i, stage in enumerate(stages):
+            where = "pretrain" if isinstance(pretrain, dict) else f"pretrain[{i}]"
+            if not isinstance(stage, dict) or "model" not in stage:
+                raise _fail(path, where, "a mapping with 'model' (and preset, dataset, data, trainer)", stage)
+            unknown = set(stage) - PRETRAIN_KEYS
+            if unknown:
+                raise _fail(path, where, f"keys among {sorted(PRETRAIN_KEYS)}", sorted(unknown))
+            if stage["model"] not in known_models:
+                raise _fail(path, f"{where}.model", "a registered model", stage["model"])
+            if isinstance(pretrain, list) and not stage.get("label"):
+                raise _fail(path, f"{where}.label", "a label (several stages are told apart by it)", None)
+        labels = [s.get("label", "") for s in stages]
+        if len(set(labels)) != len(labels):
+            raise _fail(path, "pretrain", "stages with distinct labels", labels)
+    available = {s.get("label", "") for s in stages or []}
     for task, spec in parsed.items():
         for i, m in enumerate(spec["models"]):
-            if PRETRAINED in m.overrides.values() and pretrain is None:
-                raise _fail(path, f"tasks.{task}.models[{i}].overrides", "a 'pretrain:' section for '@pretrain'",
-                            m.overrides)
+            for ref in (r for r in map(pretrain_reference, m.overrides.values()) if r is not None):
+                if ref not in available or (ref == "" and len(available) > 1):
+                    expected = (f"'@pretrain:<label>' with a label among {sorted(available)}" if len(available) > 1
+                                else "a 'pretrain:' section for '@pretrain'" if not available
+                                else "'@pretrain'")
+                    raise _fail(path, f"tasks.{task}.models[{i}].overrides", expected, m.overrides)
     return Suite(
         path=path, name=str(raw["name"]), description=str(raw.get("description", "")),
         dataset=str(dataset or raw["dataset"]), n_folds=folds, run_folds=list(run_folds), seeds=seeds,
         split_seed=int(raw.get("split_seed", 0)), tasks=parsed, data=dict(raw.get("data") or {}),
         trainer=dict(raw.get("trainer") or {}), oracle=bool(raw.get("oracle", False)),
         wandb=wandb or None, threads=raw.get("threads"), cell_timeout_s=raw.get("cell_timeout_s"),
-        label_fractions=[float(f) for f in fractions], pretrain=pretrain,
+        label_fractions=[float(f) for f in fractions], pretrain=stages,
         robustness=_flag(path, "robustness", raw.get("robustness", False)),
     )
 

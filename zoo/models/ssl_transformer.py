@@ -41,12 +41,16 @@ def sinusoidal_positions(steps: int, dim: int) -> Tensor:
     return encoding
 
 
-def contiguous_block_mask(batch: int, steps: int, length: int, *,
+def contiguous_block_mask(batch: int, steps: int, length: int, *, blocks: int = 1,
                           generator: torch.Generator | None = None) -> Tensor:
-    """`[batch, steps]` bool mask with one block of `length` consecutive steps per row, at a random start."""
-    starts = torch.randint(0, steps - length + 1, (batch, 1), generator=generator)
-    offsets = torch.arange(steps)[None, :] - starts
-    return (offsets >= 0) & (offsets < length)
+    """`[batch, steps]` bool mask of `blocks` blocks of `length` consecutive steps per row: the window is cut into
+    `blocks` equal segments and each holds one block at a random start, so blocks never overlap and exactly
+    `blocks * length` steps are masked (one block: anywhere in the window)."""
+    segment = steps // blocks
+    starts = torch.randint(0, segment - length + 1, (batch, blocks), generator=generator)
+    starts = starts + torch.arange(blocks)[None, :] * segment  # [batch, blocks]
+    offsets = torch.arange(steps)[None, None, :] - starts[..., None]
+    return ((offsets >= 0) & (offsets < length)).any(dim=1)
 
 
 class SslEncoder(nn.Module):
@@ -162,7 +166,8 @@ class SslTransformer(ZooModel):
     sequence-to-steps task (`imu2grf` with a linear head per step, as in the paper; pressure maps through the
     shared map decoder).
 
-    Pretraining masks one contiguous block of `mask_length` steps per window (default `mask_ratio` 0.125:
+    Pretraining masks `mask_blocks` contiguous blocks (default one) of `mask_length` steps per window
+    (default `mask_ratio` 0.125 of the window in total:
     16 of 128 steps) and reconstructs every step through a linear layer; the loss counts the masked steps of
     the data's channels only. `forward` then returns `{"y": reconstruction [B, C, T], "mask": [B, T]}`.
 
@@ -181,8 +186,9 @@ class SslTransformer(ZooModel):
     Args:
         d_model, layers, heads, feedforward, dropout: transformer size (post-LayerNorm, ReLU, eps 1e-5).
         attention_dropout: dropout on the attention weights (the paper's layers use `dropout` there too).
-        mask_length: masked steps per window; default `round(mask_ratio * T)`.
+        mask_length: steps per masked block; default `round(mask_ratio * T / mask_blocks)`.
         mask_ratio: masked share of the window when `mask_length` is not given.
+        mask_blocks: masked blocks per window (Tan 2024's grid varies the ratio and the block length).
         finetune: `full` or `head_then_full` (downstream tasks only).
         head_steps, head_lr, full_steps, full_lr: the two stages of `head_then_full`.
     """
@@ -208,16 +214,21 @@ class SslTransformer(ZooModel):
     def __init__(self, d_model: int | None = None, layers: int | None = None, heads: int | None = None,
                  feedforward: int | None = None, dropout: float | None = None,
                  attention_dropout: float | None = None, mask_length: int | None = None,
-                 mask_ratio: float | None = None, finetune: str = "full",
+                 mask_ratio: float | None = None, mask_blocks: int = 1, finetune: str = "full",
                  head_steps: int = 300, head_lr: float = 1e-3, full_steps: int = 300, full_lr: float = 1e-4,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         cfg = self.resolve("loss", mask_ratio=mask_ratio)
         steps = self.input_shape[-1]
-        self.mask_length = int(mask_length) if mask_length is not None else max(1, round(cfg.mask_ratio * steps))
-        if not 1 <= self.mask_length < steps:
-            raise ZooError(f"model '{self.model_name}': mask_length must lie in [1, {steps - 1}] for {steps}-step "
-                           f"windows; found {self.mask_length}")
+        if not (isinstance(mask_blocks, int) and 1 <= mask_blocks <= steps // 2):
+            raise ZooError(f"model '{self.model_name}': mask_blocks: expected an integer in [1, {steps // 2}] for "
+                           f"{steps}-step windows; found {mask_blocks!r}")
+        self.mask_blocks = mask_blocks
+        self.mask_length = (int(mask_length) if mask_length is not None
+                            else max(1, round(cfg.mask_ratio * steps / mask_blocks)))
+        if not 1 <= self.mask_length < steps // mask_blocks:
+            raise ZooError(f"model '{self.model_name}': mask_length must lie in [1, {steps // mask_blocks - 1}] for "
+                           f"{mask_blocks} block(s) in {steps}-step windows; found {self.mask_length}")
         self.hparams["mask_length"] = self.mask_length
         self.net = self.build_net(d_model=d_model, layers=layers, heads=heads, feedforward=feedforward,
                                   dropout=dropout, attention_dropout=attention_dropout)
@@ -269,7 +280,8 @@ class SslTransformer(ZooModel):
     def sample_mask(self, batch: int) -> Tensor:
         """One contiguous masked block per window; fixed-seed positions in eval mode, random in training."""
         generator = None if self.training else torch.Generator().manual_seed(EVAL_MASK_SEED)
-        mask = contiguous_block_mask(batch, self.input_shape[-1], self.mask_length, generator=generator)
+        mask = contiguous_block_mask(batch, self.input_shape[-1], self.mask_length, blocks=self.mask_blocks,
+                                     generator=generator)
         return mask.to(self.device)
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor | dict[str, Tensor]:
