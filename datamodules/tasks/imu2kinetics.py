@@ -143,7 +143,7 @@ class Imu2Kinetics(Task):
                        extras: Mapping[str, Tensor]) -> None:
         """Pressure metrics see the loaded steps' maps (as frames), GRF metrics the GRF rows, COP metrics the
         loaded steps; consistency metrics compare the prediction's own outputs with each other."""
-        spec = cls._spec_of(metrics)
+        spec = metrics.spec
         p, t = split(pred, spec), split(target, spec)
         loaded = loaded_steps(target[:, blocks(spec)["pressure"]], t["grf"][:, 2])  # [B, T]
         weight_n = batch["mass_kg"].to(pred.dtype) * GRAVITY
@@ -160,16 +160,6 @@ class Imu2Kinetics(Task):
                 metric.update(p, t, loaded, weight_n)
             elif loaded.any():
                 metric.update(p["pressure"][loaded], t["pressure"][loaded])
-
-    @staticmethod
-    def _spec_of(metrics) -> DataSpec:
-        return metrics.spec
-
-    @classmethod
-    def build_metrics(cls, spec: DataSpec, *, prefix: str = "test/", primary_only: bool = False):
-        collection = super().build_metrics(spec, prefix=prefix, primary_only=primary_only)
-        collection.spec = spec  # update_metrics needs the layout
-        return collection
 
     @classmethod
     def step_features(cls, spec: DataSpec) -> int:
