@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from datamodules.errors import DataError
+from datamodules.options import check_data_options
 from datamodules.recording import Recording
 from datamodules.sources import resolve_source
 from datamodules.splits import SPLITS, Split, random_stance, subject_kfold, subsample
@@ -35,8 +36,11 @@ class WindowDataset(Dataset):
 
     def __init__(self, task: Task, rows: np.ndarray, stats: dict[str, np.ndarray], *,
                  clean_target: bool, include_clean: bool, memoise: bool = False,
-                 perturb: tuple[str, Any, int] | None = None, augment: float = 0.0, seed: int = 0) -> None:
+                 perturb: tuple[str, Any, int] | None = None, augment: float = 0.0, seed: int = 0,
+                 positions: np.ndarray | None = None) -> None:
         self.task, self.rows, self.stats = task, rows, stats
+        # where each row sits in the DataModule's sample table (`row` of a batch), to trace a bad batch back
+        self.positions = np.arange(len(rows)) if positions is None else np.asarray(positions, dtype=np.int64)
         self.clean_target, self.include_clean = clean_target, include_clean
         self.perturb, self.augment, self.seed = perturb, augment, seed
         self.reads = np.zeros(len(rows), np.int64)  # per-sample draw counter: augmentation differs per epoch
@@ -77,6 +81,7 @@ class WindowDataset(Dataset):
         if self.include_clean:
             sample["y_clean"] = self.task.load(row, clean=True)["y"]
         sample["subject"] = np.int64(row["subject"])
+        sample["row"] = np.int64(self.positions[i])
         sample["mass_kg"] = np.float32(self.task.subject(row).body_mass_kg)
         # where the sample comes from (trial index, first sample) and how long it lasts: stride metrics key and
         # time their strides with these, and errors can name the data
@@ -153,6 +158,7 @@ class GaitDataModule(pl.LightningDataModule):
         augment: float = 0.0,
     ) -> None:
         super().__init__()
+        check_data_options(locals())
         self.save_hyperparameters()
         task_class = get_task(task)  # an unknown name fails here, listing the tasks
         if split not in SPLITS:
@@ -224,13 +230,14 @@ class GaitDataModule(pl.LightningDataModule):
         self.split = Split(train, split.val, split.test, split.train_subjects, split.val_subjects, split.test_subjects)
         if not self.stats:
             self.stats.update(self._compute_stats(self.samples[train]))
+            self._check_stats(train)
         clean = hp.target == "clean"
         memoise = self.store.cache and self._sample_bytes() * len(self.samples) < MEMO_BUDGET_BYTES
         for name, idx in (("train", train), ("val", split.val), ("test", split.test)):
             self._datasets[name] = WindowDataset(self.task, self.samples[idx], self.stats, clean_target=clean,
                                                  include_clean=hp.include_clean and name == "test",
                                                  memoise=memoise, augment=hp.augment if name == "train" else 0.0,
-                                                 seed=hp.seed)
+                                                 seed=hp.seed, positions=idx)
 
     def cache_bytes(self) -> int:
         """Uncompressed size of every array the task reads from its usable trials: what `cache=True` holds."""
@@ -256,6 +263,56 @@ class GaitDataModule(pl.LightningDataModule):
         stats["mass_mean"] = np.float32([masses.mean()])
         stats["mass_std"] = np.float32([masses.std() if len(masses) > 1 and masses.std() > 0 else 1.0])
         return stats
+
+    def _check_stats(self, train: np.ndarray) -> None:
+        """Non-finite normalisation statistics mean NaN/Inf in the training data: name where, before training."""
+        bad = sorted(k for k, v in self.stats.items() if not np.isfinite(v).all())
+        if not bad:
+            return
+        found = self.find_non_finite(train) or f"{self.path}: the training samples hold NaN or Inf"
+        raise DataError(f"{found}, so the normalisation statistics ({', '.join(bad)}) of task '{self.task_name}' "
+                        f"are not finite; `zoo data validate {self.path}` lists every such place")
+
+    # -- tracing a bad batch back to the file ---------------------------------------------------
+    def describe_rows(self, positions) -> str:
+        """`S02/T01 samples 0..703, S03/T01 samples 64..191`: the trials (and sample spans) of rows of the
+        sample table, such as a batch's `row`."""
+        spans: dict[tuple[str, str], list[int]] = {}
+        for pos in np.atleast_1d(np.asarray(positions)):
+            row = self.samples[int(pos)]
+            t = self.task.ctx.trials[int(row["trial"])]
+            span = spans.setdefault((t.subject_id, t.trial_id), [int(row["start"]), int(row["stop"])])
+            span[0], span[1] = min(span[0], int(row["start"])), max(span[1], int(row["stop"]))
+        return ", ".join(f"{s}/{t} samples {a}..{b - 1}" for (s, t), (a, b) in sorted(spans.items()))
+
+    def find_non_finite(self, positions) -> str | None:
+        """Where the file holds NaN/Inf read by these rows of the sample table (file, dataset, sample range,
+        channel), scanning the arrays each row's task reads over the row's time range; None if all finite."""
+        hp, trials, store = self.hparams, self.task.ctx.trials, self.store
+        seen: set[tuple[int, int, int]] = set()
+        for pos in np.atleast_1d(np.asarray(positions)):
+            row = self.samples[int(pos)]
+            key = (int(row["trial"]), int(row["start"]), int(row["stop"]))
+            if key in seen:
+                continue
+            seen.add(key)
+            t = trials[key[0]]
+            for name, clean in self.task.arrays_read(t, clean_target=hp.target == "clean",
+                                                     include_clean=hp.include_clean):
+                block = np.asarray(store.read(t.subject_id, t.trial_id, name, key[1], key[2], clean=clean))
+                if block.dtype.kind != "f":
+                    continue
+                finite = np.isfinite(block)
+                if finite.all():
+                    continue
+                where = np.argwhere(~finite)
+                first = where[0]
+                channel = _channel_name(t, name, tuple(int(i) for i in first[1:]))
+                dataset = f"/{t.path.lstrip('/')}/{'clean/' if clean else ''}{name}"
+                n_nan, n_inf = int(np.isnan(block).sum()), int(np.isinf(block).sum())
+                return (f"{self.path}: {dataset} holds {n_nan} NaN and {n_inf} Inf in samples {key[1]}..{key[2] - 1} "
+                        f"(first at sample {key[1] + int(first[0])}{f', {channel}' if channel else ''})")
+        return None
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         if not self._datasets:
@@ -319,3 +376,21 @@ class GaitDataModule(pl.LightningDataModule):
         mean = np.broadcast_to(self.stats.get("y_mean", np.zeros(1, np.float32)), shape)
         std = np.broadcast_to(self.stats.get("y_std", np.ones(1, np.float32)), shape)
         return torch.from_numpy(mean.copy()), torch.from_numpy(std.copy())
+
+
+def _channel_name(trial, dataset: str, index: tuple[int, ...]) -> str:
+    """`channel R_FOOT_acc_x`, `cell (3, 4)`, `keypoint heel z`: the element of a dataset at `index`."""
+    from datamodules.naming import GRF_AXES
+
+    if not index:
+        return ""
+    head = dataset.split("/")[0]
+    names = {"imu": trial.imu_channels, "joint_angles": trial.joint_angle_channels, "grf": GRF_AXES,
+             "com": ("x", "y", "z")}.get(head)
+    if names is not None and index[0] < len(names):
+        return f"channel {names[index[0]]}"
+    if head == "keypoints" and index[0] < len(trial.keypoint_names):
+        return f"keypoint {trial.keypoint_names[index[0]]} {'xyz'[index[1]] if len(index) > 1 else ''}".rstrip()
+    if head == "pressure" and len(index) == 2:
+        return f"cell ({index[0]}, {index[1]})"
+    return "index " + ", ".join(map(str, index))

@@ -476,6 +476,81 @@ def _choice(path: Path, key: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _is_text_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool) and str(value) not in ("", ".", "..") \
+        and "/" not in str(value)
+
+
+def _unencodable(value: Any, where: str = "") -> str | None:
+    """The key path of the first string (key or value) UTF-8 cannot encode (a lone surrogate from JSON)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "value"
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            found = _unencodable(k, f"{where}/{k!r}".lstrip("/")) or _unencodable(v, f"{where}/{k}".lstrip("/"))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _unencodable(v, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def _is_attr_scalar(value: Any) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(2**63) <= value < 2**63  # HDF5 stores 64-bit integers
+    return isinstance(value, str | float | bool)
+
+
+def _is_attr_value(value: Any) -> bool:
+    """What an HDF5 attribute can hold: a string, a number, a boolean or a flat list of one kind of them."""
+    return _is_attr_scalar(value) or (isinstance(value, list) and bool(value) and len({type(v) for v in value}) == 1
+                                      and all(_is_attr_scalar(v) for v in value))
+
+
+def _is_attrs(value: Any) -> bool:
+    """Extra subject attributes: named (not after the subject's own attributes, which they would overwrite)."""
+    return isinstance(value, dict) and all(isinstance(k, str) and k and k not in SUBJECT_KEYS and _is_attr_value(x)
+                                           for k, x in value.items())
+
+
+# Sidecar keys whose value must have a certain form before anything reads it (ranges are checked where used).
+SIDECAR_VALUE_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "subject_id": ("a name without '/' (it names an HDF5 group)", lambda v: _is_name(v)),
+    "attrs": ("a mapping of new attribute names to strings, numbers or lists of them", _is_attrs),
+    "header_rows": ("an integer >= 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+    "columns": ("a mapping of CSV column names to format names", _is_text_map),
+    "ignore_columns": ("a list of column names", lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v)),
+    "units": ("a mapping of column names or patterns to units", _is_text_map),
+    "pressure_cell_size_m": ("[row pitch, column pitch] in m",
+                             lambda v: isinstance(v, list) and len(v) == 2
+                             and all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)),
+    "file": ("a CSV file name", lambda v: isinstance(v, str) and v != ""),
+    "events": ("an events CSV file name", lambda v: isinstance(v, str) and v != ""),
+    "pressure_frames": ("a mapping of foot to a folder of frame CSVs",
+                        lambda v: _is_text_map(v) and all(k in FEET for k in v)),
+}
+
+
+NULL_MEANS_UNSET = ("attrs", "columns", "ignore_columns", "units", "pressure_cell_size_m", "file", "events",
+                    "pressure_frames")
+
+
+def _check_sidecar_values(where: str, mapping: Mapping[str, Any]) -> None:
+    for key, (expected, ok) in SIDECAR_VALUE_RULES.items():
+        if key in mapping and not (mapping[key] is None and key in NULL_MEANS_UNSET) and not ok(mapping[key]):
+            raise DataError(f"{where}, key '{key}': expected {expected}, found {mapping[key]!r}")
+
+
 def load_sidecar(path: Path) -> dict[str, Any]:
     """The subject sidecar (YAML or JSON), keys checked."""
     try:
@@ -485,9 +560,20 @@ def load_sidecar(path: Path) -> dict[str, Any]:
         line = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", exc)
         raise DataError(f"{path}{line}: expected YAML or JSON, found a syntax error ({problem})") from None
+    bad_text = _unencodable(data)
+    if bad_text is not None:
+        raise DataError(f"{path}, key '{bad_text}': expected text UTF-8 can encode, found a lone surrogate")
     data = _check_keys(str(path), data or {}, SUBJECT_KEYS + TRIAL_KEYS + ("trials",))
-    for trial_id, entry in (data.get("trials") or {}).items():
+    _check_sidecar_values(str(path), data)
+    trials = data.get("trials")
+    if trials is not None and not isinstance(trials, dict):
+        raise DataError(f"{path}, key 'trials': expected a mapping of trial names to their options, found {trials!r}")
+    for trial_id, entry in (trials or {}).items():
+        if not _is_name(trial_id):
+            raise DataError(f"{path}, key 'trials': expected trial names without '/' (they name HDF5 groups), "
+                            f"found {trial_id!r}")
         _check_keys(f"{path}, trials/{trial_id}", entry or {}, TRIAL_KEYS + TRIAL_ONLY_KEYS)
+        _check_sidecar_values(f"{path}, trials/{trial_id}", entry or {})
     return data
 
 
@@ -730,6 +816,16 @@ def import_csv(
 
 
 # -- zoo data import -------------------------------------------------------------------------------
+def _positive_rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = math.nan
+    if not (math.isfinite(rate) and rate > 0):
+        raise argparse.ArgumentTypeError(f"expected a rate in Hz > 0, found '{text}'")
+    return rate
+
+
 def _events_arg(text: str) -> tuple[str, str]:
     key, sep, path = text.partition("=")
     if not sep or not key or not path:
@@ -748,7 +844,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="recording file to write (.h5)")
     p.add_argument("--name", help="dataset name (default: the source folder's name)")
     p.add_argument("--description", default="", help="free text stored in the file")
-    p.add_argument("--resample-hz", type=float, help="resample every trial to this rate (e.g. 100)")
+    p.add_argument("--resample-hz", type=_positive_rate, help="resample every trial to this rate (e.g. 100)")
     p.add_argument("--events", type=_events_arg, action="append", default=[], metavar="TRIAL=FILE",
                    help="attach a foot,event,sample CSV (from `zoo data events`) to a trial; repeatable")
     p.set_defaults(func=run_import)

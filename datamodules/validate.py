@@ -41,7 +41,12 @@ class Problem:
     found: str
 
     def __str__(self) -> str:
-        return f"{self.path}: expected {self.expected}, found {self.found}"
+        return f"{_printable(self.path)}: expected {_printable(self.expected)}, found {_printable(self.found)}"
+
+
+def _printable(text: str) -> str:
+    """One line whatever a (corrupt) file holds: control characters as escapes, `\n` as the two characters."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def validate_file(path: str | os.PathLike) -> list[Problem]:
@@ -62,12 +67,24 @@ def validate_file(path: str | os.PathLike) -> list[Problem]:
         return [Problem("/", "a readable HDF5 file", _describe_open_error(exc))]
     problems: list[Problem] = []
     with f:
-        try:
-            for problem in _check_root(f):
-                problems.append(problem)
-        except (OSError, KeyError) as exc:  # corrupt metadata: keep what was found so far
-            problems.append(Problem("/", "readable groups and attributes", f"a read error ({exc})"))
+        problems.extend(_guarded("/", lambda: _check_root(f)))
     return problems
+
+
+# What HDF5 raises for corrupt metadata (a damaged object header, a bad B-tree, a free-space record that makes
+# no sense): each becomes a problem at the group being read, and the next subject or trial is still checked.
+READ_ERRORS = (OSError, KeyError, RuntimeError)
+
+
+def _guarded(path: str, check: Callable[[], Iterator[Problem]]) -> Iterator[Problem]:
+    try:
+        yield from check()
+    except READ_ERRORS as exc:
+        yield _read_problem(path, exc)
+
+
+def _read_problem(path: str, exc: Exception) -> Problem:
+    return Problem(path, "readable groups, datasets and attributes", f"a read error ({' '.join(str(exc).split())})")
 
 
 def _describe_open_error(exc: OSError) -> str:
@@ -155,14 +172,15 @@ def _check_root(f: h5py.File) -> Iterator[Problem]:
                            lambda v: isinstance(v, str) and v.split(".")[0] == SCHEMA_MAJOR)
     yield from _check_attr(f, "dataset_name", "a non-empty string", lambda v: isinstance(v, str) and bool(v))
     yield from _check_attr(f, "synthetic", "a boolean", lambda v: isinstance(v, bool))
-    subjects = f.get("subjects")
+    subjects = _member(f, "subjects")
     if not isinstance(subjects, h5py.Group):
         yield Problem("/subjects", "a group of subjects", "nothing" if subjects is None else "a dataset")
         return
-    if len(subjects) == 0:  # a Group is truthy while open, whatever it holds
+    names = list(subjects)
+    if not names:  # a Group is truthy while open, whatever it holds
         yield Problem("/subjects", "at least one subject", "an empty group")
-    for subject in subjects.values():
-        yield from _check_subject(subject)
+    for name in names:
+        yield from _guarded(f"/subjects/{name}", lambda name=name: _check_subject(subjects[name]))
 
 
 def _check_subject(g: h5py.HLObject) -> Iterator[Problem]:
@@ -177,14 +195,15 @@ def _check_subject(g: h5py.HLObject) -> Iterator[Problem]:
                            required=False)
     if "geometry" in g:
         yield from _check_geometry(g["geometry"])
-    trials = g.get("trials")
+    trials = _member(g, "trials")
     if not isinstance(trials, h5py.Group):
         yield Problem(f"{g.name}/trials", "a group of trials", "nothing" if trials is None else "a dataset")
         return
-    if len(trials) == 0:
+    names = list(trials)
+    if not names:
         yield Problem(trials.name, "at least one trial", "an empty group")
-    for trial in trials.values():
-        yield from _check_trial(trial)
+    for name in names:
+        yield from _guarded(f"{trials.name}/{name}", lambda name=name: _check_trial(trials[name]))
 
 
 def _check_geometry(g: h5py.HLObject) -> Iterator[Problem]:
@@ -233,7 +252,7 @@ def _modality_paths(g: h5py.Group) -> list[str]:
     """The format's modalities a trial (or its clean group) holds, as paths relative to it."""
     paths = [name for name in SINGLE_MODALITIES if name in g]
     for name in PER_FOOT_MODALITIES:
-        member = g.get(name)
+        member = _member(g, name)
         if isinstance(member, h5py.Group):
             paths += [f"{name}/{foot}" for foot in FEET if foot in member]
     return paths
@@ -243,13 +262,26 @@ def _modalities_present(g: h5py.Group) -> bool:
     return bool(_modality_paths(g))
 
 
+def _member(g: h5py.Group, name: str) -> h5py.HLObject | None:
+    """`g[name]`, or None when there is no such member. Unlike `g.get`, a member that is there but cannot be
+    read raises (a read error, reported as such) instead of passing for a missing one."""
+    return g[name] if name in g else None
+
+
 def _feet(g: h5py.HLObject, what: str) -> tuple[list[Problem], dict[str, h5py.HLObject]]:
     """The members of a per-foot group by foot, and a problem for each member not named after a foot or
     for a group that holds no foot at all."""
     if not isinstance(g, h5py.Group):
         return [Problem(g.name, f"a {what} group with one member per foot", "a dataset")], {}
-    problems = [Problem(m.name, f"a member named {_choices(FEET)}", repr(k)) for k, m in g.items() if k not in FEET]
-    feet = {k: m for k, m in g.items() if k in FEET}
+    members, problems = {}, []
+    for k in g:  # not g.items(): it hides an unreadable member as None
+        try:
+            members[k] = g[k]
+        except READ_ERRORS as exc:
+            problems.append(_read_problem(f"{g.name}/{k}", exc))
+    problems += [Problem(m.name, f"a member named {_choices(FEET)}", repr(k)) for k, m in members.items()
+                 if k not in FEET]
+    feet = {k: m for k, m in members.items() if k in FEET}
     if not feet:
         found = "only " + ", ".join(repr(k) for k in g) if len(g) else "an empty group"
         problems.append(Problem(g.name, f"a {what} member for at least one foot ({_choices(FEET)})", found))
@@ -388,7 +420,7 @@ def _check_clean_counterparts(trial: h5py.Group) -> Iterator[Problem]:
                           "nothing")
     free_axes = {"keypoints": slice(1, 2), **{f"pressure/{foot}": slice(1, 3) for foot in FEET}}  # K; H, W
     for name, free in free_axes.items():
-        ds, noisy = clean.get(name), trial.get(name)
+        ds, noisy = _member(clean, name), _member(trial, name)
         if _is_3d(ds) and _is_3d(noisy) and ds.shape[free] != noisy.shape[free]:
             yield Problem(ds.name, f"shape {_shape(noisy.shape)} as {noisy.name}", _shape(ds.shape))
 

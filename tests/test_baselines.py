@@ -8,7 +8,7 @@ import torch
 import zoo
 
 SPEC = {"task": "imu2grf", "input_shape": [4, 8], "target_shape": [2, 8], "has_body_mass": False,
-        "input_channels": [f"c{i}" for i in range(4)], "target_names": ["a", "b"]}
+        "input_channels": [f"c{i}" for i in range(4)], "target_names": ["ap", "vertical"]}
 
 
 def batch(x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:

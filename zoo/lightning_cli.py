@@ -109,16 +109,74 @@ class ZooCLI(LightningCLI):
         """Check model against task before jsonargparse instantiates anything: its union-type errors would
         bury our one-line message in a page of namespaces."""
         config = self.config[self.subcommand] if self.subcommand else self.config
+        check_values(config)
         check_model_for_data(config.model.class_path, config.model.init_args, config.data)
         if config.get("threads") is not None:
-            if config.threads < 1:
-                raise ZooError(f"threads: expected an integer >= 1, found {config.threads}")
             torch.set_num_threads(int(config.threads))
         if self.check_only:
             raise ConfigOnly()
 
     def instantiate_trainer(self, **kwargs: Any):
         return super().instantiate_trainer(**{**kwargs, **self.trainer_overrides})
+
+
+def _limit_ok(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value >= 1
+    # as Lightning reads it: a fraction of the batches, or a whole number of them (the parser makes 3 into 3.0)
+    return isinstance(value, float) and (0 < value <= 1 or (value > 1 and value.is_integer()))
+
+
+# Trainer options whose wrong values Lightning would only reject mid-run (or silently accept: max_epochs 0
+# trains nothing and then tests an untrained model).
+TRAINER_RULES: dict[str, tuple[str, Any]] = {
+    "max_epochs": ("an integer >= 1, or -1 (no limit, with max_steps)",
+                   lambda v: isinstance(v, int) and not isinstance(v, bool) and (v >= 1 or v == -1)),
+    "min_epochs": ("an integer >= 0", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+    "max_steps": ("an integer >= 1, or -1 (no limit)",
+                  lambda v: isinstance(v, int) and not isinstance(v, bool) and (v >= 1 or v == -1)),
+    "limit_train_batches": ("an integer >= 1 (batches) or a fraction in (0, 1]", _limit_ok),
+    "limit_val_batches": ("an integer >= 1 (batches) or a fraction in (0, 1]", _limit_ok),
+    "limit_test_batches": ("an integer >= 1 (batches) or a fraction in (0, 1]", _limit_ok),
+    "accumulate_grad_batches": ("an integer >= 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+    "check_val_every_n_epoch": ("an integer >= 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+    "gradient_clip_val": ("a number >= 0", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+                          and np.isfinite(v) and v >= 0),
+}
+
+
+def check_trainer_options(values, where: str = "trainer") -> None:
+    """One-line `ZooError` for the first trainer limit out of range (None: Lightning's default)."""
+    for key, (expected, ok) in TRAINER_RULES.items():
+        value = values.get(key) if hasattr(values, "get") else None
+        if value is not None and not ok(value):
+            raise ZooError(f"{where}.{key}: expected {expected}, found {value!r}")
+
+
+def check_values(config) -> None:
+    """Every user-facing value of a parsed configuration (`threads`, trainer limits, data options, optimiser
+    settings) before anything is built: one line naming the option, what was expected and what was found."""
+    from datamodules.errors import DataError
+    from datamodules.options import check_data_options
+    from zoo.model import check_training_options
+
+    threads = config.get("threads")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ZooError(f"threads: expected an integer >= 1, found {threads!r}")
+    check_trainer_options(config.get("trainer") or {})
+    data = config.get("data")
+    if data is not None:
+        try:
+            check_data_options(dict(vars(data)) if hasattr(data, "__dict__") else dict(data), where="data")
+        except DataError as exc:
+            raise ZooError(str(exc)) from None
+    args = config.model.get("init_args") if config.get("model") is not None else None
+    if args is not None:
+        cls = get_model_class(str(config.model.class_path))
+        name = cls.display_name() if issubclass(cls, ZooModel) else cls.__name__
+        check_training_options(name, dict(vars(args)) if hasattr(args, "__dict__") else dict(args))
 
 
 def check_model_for_data(class_path: str, model_args, data_args) -> None:
@@ -183,13 +241,25 @@ def build_cli(config: dict[str, Any], *, trainer_overrides: dict[str, Any] | Non
 def validate_config(config: dict[str, Any], where: str) -> None:
     """Parse and check a configuration without loading data or building a model: every key and type of the
     trainer, model and data sections, model-task support and preset names. Errors name `where`."""
+    import argparse
+
     try:
         build_cli(config, check_only=True)
     except ConfigOnly:
         return
-    except (ZooError, ValueError, TypeError, KeyError) as exc:  # jsonargparse raises ArgumentError (a TypeError)
-        message = " ".join(str(exc).split())
-        raise ZooError(f"{where}: {message}") from None
+    except (ZooError, ValueError, TypeError, KeyError, argparse.ArgumentError) as exc:
+        raise ZooError(f"{where}: {_condense(str(exc))}") from None
+
+
+def _condense(message: str) -> str:
+    """jsonargparse's page about a union type in one line: the model's own complaint when it has one."""
+    import re
+
+    message = " ".join(message.split())
+    found = re.search(r"Problem with given class_path '([^']+)': (.*?)(?: - Expected a <class 'NoneType'>|$)", message)
+    if found:
+        return f"model {found[1].rsplit('.', 1)[-1]}: {found[2].strip()}"
+    return message
 
 
 def run_lightning_cli(argv: list[str]) -> int:

@@ -33,7 +33,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
 from datamodules.tasks import DataSpec, Task, get_task, tasks_of_family
-from zoo.errors import ZooError
+from zoo.errors import NonFiniteLossError, ZooError
 
 OPTIM_DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
@@ -170,13 +170,11 @@ class ZooModel(pl.LightningModule):
         return SimpleNamespace(**resolved)
 
     def _check_choices(self) -> None:
-        cfg = self.train_cfg
-        for key, choices in (("optimizer", OPTIMIZERS), ("scheduler", SCHEDULERS), ("loss", LOSSES)):
-            if getattr(cfg, key) not in choices:
-                raise ZooError(f"model '{self.display_name()}': {key}: expected one of {list(choices)}, "
-                               f"found '{getattr(cfg, key)}'")
-        if not (isinstance(cfg.lr, (int, float)) and math.isfinite(cfg.lr) and cfg.lr > 0):
-            raise ZooError(f"model '{self.display_name()}': lr: expected a positive number, found {cfg.lr!r}")
+        check_training_options(self.display_name(), vars(self.train_cfg))
+        for key, value in self.loss_weights.items():
+            if not (_is_real(value) and value >= 0):
+                raise ZooError(f"model '{self.display_name()}': loss_weights.{key}: expected a number >= 0, "
+                               f"found {value!r}")
 
     def _resolve_loss_weights(self, explicit: Mapping[str, float] | None) -> dict[str, float]:
         terms = dict(self.task.loss_terms)
@@ -303,11 +301,36 @@ class ZooModel(pl.LightningModule):
         target = self.target(batch)
         loss = self.compute_loss(out, self.normalise(target), batch)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"{split} loss is {loss.item()} (non-finite)")
+            raise NonFiniteLossError(self.non_finite_message(loss, batch, split))
         if split != "train":
             metrics = self.val_metrics if split == "val" else self.test_metrics
             self.task.update_metrics(metrics, self.denormalise(out["y"]).float(), target.float(), batch, out)
         return loss
+
+    def non_finite_message(self, loss: Tensor, batch: Mapping[str, Tensor], split: str) -> str:
+        """What a non-finite loss came from: the batch's subjects and trials, and whether its inputs or targets
+        hold the NaN (then where in the file) or the model diverged."""
+        message = f"{split} loss is {loss.item()} (non-finite)"
+        dm = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        bad_rows = [torch.zeros(len(batch["x"]), dtype=torch.bool)]
+        for key in ("x", "y", "y_clean", "body_mass"):
+            value = batch.get(key)
+            if isinstance(value, Tensor) and value.is_floating_point() and value.ndim >= 1:
+                bad_rows.append(~torch.isfinite(value.detach().reshape(len(value), -1).cpu()).all(dim=1))
+        bad = torch.stack(bad_rows).any(dim=0)
+        if dm is not None and hasattr(dm, "describe_rows") and "row" in batch:
+            rows = batch["row"].cpu().numpy()
+            message += f" in a batch of {len(rows)} samples from {dm.describe_rows(rows)}"
+            if bad.any():
+                found = dm.find_non_finite(rows[bad.numpy()])
+                message += "; its inputs or targets are not finite: " + (found or "the normalisation made them so")
+                return message + f"; `zoo data validate {dm.path}` lists every such place" if found else message
+        elif "subject" in batch:
+            message += f" in a batch of subjects {sorted(set(batch['subject'].tolist()))}"
+        if bad.any():
+            return message + f"; {int(bad.sum())} of its samples hold NaN or Inf in their inputs or targets"
+        return message + ("; its inputs and targets are finite, so the model diverged (try a lower lr or "
+                          "gradient clipping)")
 
     def _step(self, batch: Mapping[str, Tensor], split: str) -> Tensor:
         loss = self._evaluate(batch, split)
@@ -375,6 +398,42 @@ class ZooModel(pl.LightningModule):
         total = max(1, int(self.trainer.estimated_stepping_batches))
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total, cfg.warmup_fraction))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+# optimiser/scheduler/loss option -> (what is expected, test); the one place these values are checked, for a
+# model being built and for a configuration being validated before anything is built (`zoo fit`, suites).
+TRAINING_RULES: dict[str, tuple[str, Any]] = {
+    "optimizer": (f"one of {list(OPTIMIZERS)}", lambda v: v in OPTIMIZERS),
+    "scheduler": (f"one of {list(SCHEDULERS)}", lambda v: v in SCHEDULERS),
+    "loss": (f"one of {list(LOSSES)}", lambda v: v in LOSSES),
+    "lr": ("a positive number", lambda v: _is_real(v) and v > 0),
+    "weight_decay": ("a number >= 0", lambda v: _is_real(v) and v >= 0),
+    "betas": ("two numbers in [0, 1)", lambda v: isinstance(v, (list, tuple)) and len(v) == 2
+              and all(_is_real(b) and 0 <= b < 1 for b in v)),
+    "warmup_fraction": ("a number in [0, 1]", lambda v: _is_real(v) and 0 <= v <= 1),
+    "plateau_patience": ("an integer >= 0", lambda v: _is_count(v, 0)),
+    "plateau_factor": ("a number in (0, 1)", lambda v: _is_real(v) and 0 < v < 1),
+    "step_size": ("an integer >= 1", lambda v: _is_count(v, 1)),
+    "step_gamma": ("a positive number", lambda v: _is_real(v) and v > 0),
+}
+
+
+def check_training_options(model: str, values: Mapping[str, Any]) -> None:
+    """Raise a one-line `ZooError` for the first optimiser, scheduler or loss value out of range (None: unset,
+    the preset decides)."""
+    for key, (expected, ok) in TRAINING_RULES.items():
+        value = values.get(key)
+        if value is not None and not ok(value):
+            shown = f"'{value}'" if isinstance(value, str) else repr(value)
+            raise ZooError(f"model '{model}': {key}: expected {expected}, found {shown}")
 
 
 def sectioned(preset: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -30,15 +30,20 @@ TRAINER_BASE: dict[str, Any] = {
 }
 
 
-def cell_config(cell: Cell, out_dir: Path, threads: int | None = None) -> dict[str, Any]:
+def cell_config(cell: Cell, out_dir: Path, threads: int | None = None, *,
+                resolve_pretrained: bool = True) -> dict[str, Any]:
     """The cell as a `zoo fit` configuration: what `cells/<key>/config.yaml` holds. Output locations (logger,
-    checkpoint folder) are not part of it, so `zoo fit --config config.yaml` writes wherever the user runs it."""
+    checkpoint folder) are not part of it, so `zoo fit --config config.yaml` writes wherever the user runs it.
+    Without `resolve_pretrained`, `@pretrain` stays unset (to check the configuration before the pretraining
+    checkpoint exists)."""
     from zoo.bench.oracle import NoiseFloor
     from zoo.lightning_cli import class_path
 
     oracle = cell.model.name == ORACLE
     model_path = f"{NoiseFloor.__module__}.{NoiseFloor.__qualname__}" if oracle else class_path(cell.model.name)
-    init_args = {} if oracle else {"preset": cell.model.preset, **resolve_overrides(cell, out_dir)}
+    overrides = (resolve_overrides(cell, out_dir) if resolve_pretrained else
+                 {k: v for k, v in cell.model.overrides.items() if pretrain_reference(v) is None})
+    init_args = {} if oracle else {"preset": cell.model.preset, **overrides}
     data = {"path": cell.dataset, "task": cell.task, "fold": cell.fold, "n_folds": cell.n_folds,
             "split_seed": cell.split_seed, "seed": cell.seed, "label_fraction": cell.label_fraction,
             **({"include_clean": True} if oracle else {}), **cell.data}
@@ -54,15 +59,42 @@ def cell_config(cell: Cell, out_dir: Path, threads: int | None = None) -> dict[s
 
 def run_cell(cell: Cell, out_dir: Path, threads: int | None = None) -> dict[str, Any]:
     """Train and test one cell; never raises for a failure of the cell itself (it is recorded)."""
+    from zoo.bench.lock import CellLock
+
+    quiet_lightning()
+    here = cell_dir(out_dir, cell)
+    here.mkdir(parents=True, exist_ok=True)
+    with CellLock(here):  # no other process trains this cell while we do (it waits for an orphan, if any)
+        clear_attempt(here)
+        return _run_cell(cell, out_dir, here, threads)
+
+
+# What an attempt at a cell leaves in its folder; a new attempt starts from none of it, so a killed attempt's
+# checkpoint is never mistaken for this one's (Lightning would write best-v1.ckpt beside it and fine-tuning
+# cells would load the stale best.ckpt).
+ATTEMPT_FILES = ("checkpoints", "log", "examples.npz", "metrics.json", "config.yaml", "wandb.json")
+
+
+def clear_attempt(here: Path) -> None:
+    import shutil
+
+    for name in ATTEMPT_FILES:
+        path = here / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    for tmp in here.glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def _run_cell(cell: Cell, out_dir: Path, here: Path, threads: int | None) -> dict[str, Any]:
     import yaml
     from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
     from zoo.bench.tracking import start_run
     from zoo.lightning_cli import build_cli
 
-    quiet_lightning()
-    here = cell_dir(out_dir, cell)
-    here.mkdir(parents=True, exist_ok=True)
     record: dict[str, Any] = {"key": cell.key, "fingerprint": cell.fingerprint, **cell.to_dict()}
     run = None
     start = time.time()
@@ -100,7 +132,7 @@ def run_cell(cell: Cell, out_dir: Path, threads: int | None = None) -> dict[str,
         record.update(status="ok", train_time_s=round(train_s, 2))
         if run is not None:
             run.summary.update({f"test/{k}": v for k, v in record["metrics"].items()})
-            log_example_images(run, here / "examples.npz", cell)
+            log_example_images(run, here / "examples.npz", cell.key)
     except Exception as exc:  # the cell fails, the suite goes on
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
         if run is not None:
@@ -172,14 +204,14 @@ def save_examples(model, dm, path: Path) -> None:
     )
 
 
-def log_example_images(run, examples: Path, cell: Cell) -> None:
+def log_example_images(run, examples: Path, title: str) -> None:
     """The cell's example plot as a W&B image (best effort: plotting never fails a finished cell)."""
     try:
         import wandb
 
         from zoo.bench.plots import example_figure
 
-        fig = example_figure(examples, title=cell.key)
+        fig = example_figure(examples, title=title)
         if fig is not None:
             run.log({"examples": wandb.Image(fig)})
             import matplotlib.pyplot as plt

@@ -3,6 +3,9 @@
 A Python error inside a cell is caught and recorded by the cell itself. If the worker process dies
 (segfault, out-of-memory kill) or a cell exceeds its time limit, the parent records that cell as
 failed with the reason and starts a fresh worker; the suite goes on.
+
+Workers die with their runner (see `zoo.bench.lock.die_with_parent`): a runner killed with SIGKILL leaves no
+worker training on, so a rerun never trains a cell a second time beside an orphan.
 """
 
 from __future__ import annotations
@@ -36,7 +39,12 @@ def resident_bytes() -> int | None:
         return None
 
 
-def _worker(conn: Connection, out_dir: str, threads: int | None) -> None:
+def _worker(conn: Connection, out_dir: str, threads: int | None, parent_pid: int | None = None,
+            lifeline: Connection | None = None) -> None:
+    if parent_pid is not None:
+        from zoo.bench.lock import die_with_parent
+
+        die_with_parent(parent_pid, lifeline)
     from zoo.bench.cell import run_cell
 
     while True:
@@ -57,6 +65,7 @@ class Worker:
     conn: Connection
     cell: Cell | None = None
     started: float = 0.0
+    lifeline: Connection | None = None  # the parent's end: its closing (the parent's death) ends the worker
 
 
 # Native thread pools read these once, at import: a worker's numpy/scipy (OpenBLAS) would otherwise start
@@ -67,7 +76,8 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 def _spawn(out_dir: Path, threads: int | None) -> Worker:
     parent, child = CONTEXT.Pipe()
-    process = CONTEXT.Process(target=_worker, args=(child, str(out_dir), threads), daemon=True)
+    keep, give = CONTEXT.Pipe(duplex=False)  # (reader, writer): the worker reads; only the parent holds the writer
+    process = CONTEXT.Process(target=_worker, args=(child, str(out_dir), threads, os.getpid(), keep), daemon=True)
     saved = {k: os.environ.get(k) for k in THREAD_ENV}
     if threads:
         os.environ.update({k: str(threads) for k in THREAD_ENV})
@@ -80,7 +90,8 @@ def _spawn(out_dir: Path, threads: int | None) -> Worker:
             else:
                 os.environ[k] = v
     child.close()
-    return Worker(process, parent)
+    keep.close()
+    return Worker(process, parent, lifeline=give)
 
 
 def _died(cell: Cell, out_dir: Path, reason: str, started: float) -> dict[str, Any]:
