@@ -19,6 +19,7 @@ from zoo.errors import ZooError
 from zoo.tune.space import load_space_file, parse_space
 
 from fake_recordings import make_fake_recording
+from wandb_files import logged_table, offline_runs
 
 optuna = pytest.importorskip("optuna")
 
@@ -130,17 +131,27 @@ def test_zoo_fit_on_best_yaml_reproduces_the_best_trial(study, tmp_path):
     assert refit["epoch"] == tuned["epoch"]
 
 
-def test_resume_continues_the_study_and_a_rerun_without_it_refuses(study, tiny, capsys):
+def test_resume_continues_the_study_as_w_and_b_runs_and_a_rerun_without_it_refuses(study, tiny, capsys,
+                                                                                    monkeypatch):
     out = study["out"]
     assert zoo_main(["tune", *base_args(tiny), "--n-trials", "1", "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
+    monkeypatch.setenv("WANDB_MODE", "offline")
     threads = torch.get_num_threads()
-    try:  # no configuration given: the one stored with the study
-        assert zoo_main(["tune", "--resume", "--out", str(out), "--n-trials", "1", "--no-wandb"]) == 0
+    try:  # no configuration given: the one stored with the study; W&B on (offline)
+        assert zoo_main(["tune", "--resume", "--out", str(out), "--n-trials", "1"]) == 0
     finally:
         torch.set_num_threads(threads)
     rows = read_csv(out / "trials.csv")
     assert [int(r["number"]) for r in rows] == list(range(N_TRIALS + 1))
+    runs = offline_runs(out)
+    name = "tcn-imu2grf-fold0"
+    assert sorted(runs.values()) == [(name, "tune"), (name, "tune-summary")]
+    [summary_id] = [k for k, v in runs.items() if v[1] == "tune-summary"]
+    [summary_dir] = (out / "wandb" / "wandb").glob(f"offline-run-*-{summary_id}")
+    images = sorted(p.name.split("_")[0] for p in summary_dir.glob("files/media/images/plots/*.png"))
+    assert images == ["intermediate", "optimization", "param"], images
+    assert len(logged_table(out, summary_id, "trials")["data"]) == N_TRIALS + 1
 
 
 def test_two_workers_share_one_storage_without_duplicate_trials(tiny, tmp_path):
@@ -159,8 +170,9 @@ def test_two_workers_share_one_storage_without_duplicate_trials(tiny, tmp_path):
     assert len(folders[0]) == len(folders[1]) == 2 and not folders[0] & folders[1]
 
 
-def test_every_model_declares_a_valid_space_and_bad_spaces_name_the_problem(tmp_path):
+def test_every_model_declares_a_valid_space_and_bad_spaces_or_trainers_name_the_problem(tmp_path):
     from zoo.registry import get_model_class, list_models
+    from zoo.tune.cli import one_device
     from zoo.tune.space import check_names, model_space
 
     for name in list_models():
@@ -176,3 +188,6 @@ def test_every_model_declares_a_valid_space_and_bad_spaces_name_the_problem(tmp_
         parse_space({"hidden": {"type": "int", "low": 1}}, "x")
     with pytest.raises(ZooError, match=r"expected an argument of model .tcn. \(.*\), found .hiden."):
         check_names(parse_space({"hiden": {"type": "int", "low": 1, "high": 4}}, "x"), get_model_class("tcn"), "x")
+    assert one_device({"devices": "auto", "strategy": "auto"})["devices"] == 1  # never an implicit DDP
+    with pytest.raises(ZooError, match=r"trainer: expected one process per trial .* found strategy 'ddp', devices 2"):
+        one_device({"devices": 2, "strategy": "ddp"})

@@ -77,8 +77,14 @@ def run(args: argparse.Namespace, rest: list[str], stream: Any) -> int:
     print(f"zoo tune: study '{setup.name}' ({'continuing, ' if before else 'new, '}{before} trials) in "
           f"{setup.storage_label}; {args.n_trials} trials here; {setup.metric} to {setup.direction[:-1]}e; "
           f"space: {', '.join(setup.space)}", file=stream, flush=True)
-    study.optimize(Objective(setup), n_trials=args.n_trials, timeout=args.timeout, catch=(Exception,),
-                   callbacks=[after_trial(setup, stream)], gc_after_trial=True)
+    try:
+        study.optimize(Objective(setup), n_trials=args.n_trials, timeout=args.timeout, catch=(Exception,),
+                       callbacks=[after_trial(setup, stream)], gc_after_trial=True)
+    except KeyboardInterrupt:
+        print("zoo tune: interrupted; the trial in flight is recorded as failed, the outputs of the others "
+              "are written", file=stream)
+        write_outputs(study, setup, stream)
+        raise
     summary = write_outputs(study, setup, stream)
     if setup.wandb is not None:
         import wandb
@@ -109,6 +115,7 @@ def make_setup(args: argparse.Namespace, rest: list[str]):
                            "--model NAME --data.path PATH --data.task TASK); found none")
         stored = stored_study(args)
     config = stored["base_config"] if stored else read_config(rest)
+    config["trainer"] = one_device(config["trainer"])
     cls = get_model_class(config["model"]["class_path"])
     model_name = cls.display_name()
     task = get_task(config["data"]["task"]).name
@@ -133,6 +140,21 @@ def make_setup(args: argparse.Namespace, rest: list[str]):
                       direction=direction, model_name=model_name, task=task, wandb=wandb,
                       keep_checkpoints=args.keep_checkpoints, storage_label=label)
     return setup, storage
+
+
+def one_device(trainer: dict[str, Any]) -> dict[str, Any]:
+    """A trial trains inside this worker's process on one device: `devices: auto` becomes 1 (on a multi-GPU
+    machine Lightning would otherwise start DDP, relaunching `zoo tune` in every process); more devices,
+    nodes or a distributed strategy are refused."""
+    trainer = {**trainer, "devices": 1} if trainer.get("devices", "auto") == "auto" else dict(trainer)
+    strategy, devices, nodes = trainer.get("strategy") or "auto", trainer["devices"], trainer.get("num_nodes") or 1
+    name = strategy if isinstance(strategy, str) else str(strategy)
+    distributed = any(word in name.lower() for word in ("ddp", "fsdp", "deepspeed"))
+    if distributed or nodes != 1 or devices not in (1, "1") and not (isinstance(devices, list) and len(devices) == 1):
+        raise ZooError(f"trainer: expected one process per trial (one device, one node), found strategy {name!r}, "
+                       f"devices {devices!r}, num_nodes {nodes!r}; to use more devices, start more workers on one "
+                       "storage (--storage URL --resume)")
+    return trainer
 
 
 def stored_study(args: argparse.Namespace) -> dict[str, Any]:
