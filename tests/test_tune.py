@@ -191,3 +191,27 @@ def test_every_model_declares_a_valid_space_and_bad_spaces_or_trainers_name_the_
     assert one_device({"devices": "auto", "strategy": "auto"})["devices"] == 1  # never an implicit DDP
     with pytest.raises(ZooError, match=r"trainer: expected one process per trial .* found strategy 'ddp', devices 2"):
         one_device({"devices": 2, "strategy": "ddp"})
+
+
+def test_with_fewer_than_two_completed_trials_the_summary_says_why_there_are_no_importances(tmp_path, capsys):
+    from zoo.tune.report import write_outputs
+    from zoo.tune.study import TuneSetup
+
+    space = parse_space(SPACE, "test")
+    setup = TuneSetup(name="one", study_dir=tmp_path, base_config={"data": {"fold": 0}}, space=space, metric="val/r_vertical",
+                      direction="maximize", model_name="tcn", task="imu2grf")
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: t.suggest_float("lr", 1e-6, 1e-2, log=True), n_trials=1)
+
+    def pruned(trial):
+        trial.suggest_float("lr", 1e-6, 1e-2, log=True)
+        trial.report(0.1, step=0)
+        raise optuna.TrialPruned()
+
+    study.optimize(pruned, n_trials=2)
+    summary = write_outputs(study, setup, sys.stdout)
+    assert summary["importance"] is None and summary["trials"]["complete"] == 1
+    note = "no parameter importances: they need at least 2 completed trials, found 1"
+    assert summary["importance_note"] == note and note in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "plots").glob("*.png")) == ["intermediate_values.png",
+                                                                          "optimization_history.png"]
