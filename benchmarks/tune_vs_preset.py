@@ -38,6 +38,14 @@ def evaluate(config: dict[str, Any], ckpt: Path) -> dict[str, float]:
     return out
 
 
+def parameters(config: dict[str, Any]) -> int:
+    from zoo.registry import create_model
+
+    args = {k: v for k, v in config["model"]["init_args"].items() if k != "preset"}
+    return create_model(config["model"]["class_path"], task=config["data"]["task"],
+                        preset=config["model"]["init_args"].get("preset", "small"), **args).num_parameters()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="tcn")
@@ -70,17 +78,20 @@ def main(argv: list[str] | None = None) -> int:
                     f"--trainer.default_root_dir={args.out / 'preset'}", "--trainer.enable_progress_bar=false"],
                    check=True)
     preset_s = time.time() - start
+    counts = {name: parameters(config) for name, config in (("preset", preset), ("tuned", tuned))}
     rows = {"preset (small)": evaluate(preset, args.out / "preset" / "best.ckpt"),
             f"tuned (trial {summary['best']['trial']})": evaluate(tuned, study / "best.ckpt")}
     metric = summary["metric"]
-    names = [metric, *sorted(k for k in next(iter(rows.values())) if k.startswith("test/") and k != "test/loss")]
+    from datamodules.tasks import get_task
+
+    names = [metric, *(f"test/{m}" for m in get_task(args.task).readme_metrics)]
     print(f"\n{args.model} on {args.task}, {args.data}, fold {args.fold} of {args.folds}, {args.epochs} epochs; "
           f"study: {summary['trials']}; tuning {tune_s:.0f} s, preset fit {preset_s:.0f} s")
     print("| configuration | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for label, values in rows.items():
         print(f"| {label} | " + " | ".join(f"{values.get(n, float('nan')):.4f}" for n in names) + " |")
-    print(f"tuned values: {summary['best']['params']}")
+    print(f"tuned values: {summary['best']['params']}; parameters: preset {counts['preset']}, tuned {counts['tuned']}")
     (args.out / "comparison.json").write_text(json.dumps({"rows": rows, "summary": summary, "tune_s": tune_s,
                                                           "preset_s": preset_s}, indent=2))
     return 0
