@@ -39,7 +39,9 @@ def parser() -> argparse.ArgumentParser:
                    help="random trials before TPE models the space, and finished trials before the median pruner "
                         "prunes (default 5)")
     p.add_argument("--warmup-epochs", type=int, default=1, help="epochs before a trial may be pruned (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="sampler seed (give parallel workers different seeds)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="sampler seed, plus the number of trials already in the study when resuming (give parallel "
+                        "workers different seeds)")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep every trial's checkpoint, not only the best")
     p.add_argument("--no-wandb", action="store_true", help="no W&B runs (also: WANDB_MODE=disabled)")
     p.add_argument("--wandb-project", default="gait-zoo")
@@ -74,9 +76,11 @@ def run(args: argparse.Namespace, rest: list[str], stream: Any) -> int:
                            pruner=args.pruner, warmup_epochs=args.warmup_epochs,
                            max_epochs=int(setup.base_config["trainer"].get("max_epochs") or 1000))
     before = len(study.trials)
+    if before:  # a resumed study: a new random start-up sequence, not the first run's again
+        study.sampler = optuna.samplers.TPESampler(seed=args.seed + before, n_startup_trials=args.startup_trials)
     print(f"zoo tune: study '{setup.name}' ({'continuing, ' if before else 'new, '}{before} trials) in "
-          f"{setup.storage_label}; {args.n_trials} trials here; {setup.metric} to {setup.direction[:-1]}e; "
-          f"space: {', '.join(setup.space)}", file=stream, flush=True)
+          f"{setup.storage_label}; {args.n_trials} trials here (sampler seed {args.seed + before}); {setup.metric} "
+          f"to {setup.direction[:-1]}e; space: {', '.join(setup.space)}", file=stream, flush=True)
     try:
         study.optimize(Objective(setup), n_trials=args.n_trials, timeout=args.timeout, catch=(Exception,),
                        callbacks=[after_trial(setup, stream)], gc_after_trial=True)
