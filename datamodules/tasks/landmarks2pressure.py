@@ -146,9 +146,10 @@ class Landmarks2Pressure(Task):
             return mode
         if not problems:
             return "subject"
+        cells = ("the landmark cells are the given landmark_cells" if self.options.get("landmark_cells") is not None
+                 else "the landmark cells are placed on it")
         self.note(f"geometry: no valid subject geometry ({_shorten(problems)}); channel 0 is the footprint outline "
-                  f"of the training subjects' pressure (1 inside, 0 outside) and the landmark cells are placed on "
-                  f"it, the same for every subject")
+                  f"of the training subjects' pressure (1 inside, 0 outside) and {cells}, the same for every subject")
         return "footprint"
 
     def _geometry_problems(self) -> list[str]:
