@@ -382,11 +382,15 @@ class GaitDataModule(pl.LightningDataModule):
 
     # -- statistics travel with the checkpoint ------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"stats": {k: v.tolist() for k, v in self.stats.items()}, "data_spec": self.data_spec}
+        state = {"stats": {k: v.tolist() for k, v in self.stats.items()}, "data_spec": self.data_spec}
+        task_state = self.task.state_dict()  # e.g. landmarks2pressure's training footprint
+        return {**state, "task": task_state} if task_state else state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         # Update in place: datasets already built hold a reference to this dict; their memos are stale.
         self.stats.update({k: np.asarray(v, dtype=np.float32) for k, v in state["stats"].items()})
+        if state.get("task"):
+            self.task.load_state_dict(state["task"])
         for dataset in self._datasets.values():
             if dataset.memo is not None:
                 dataset.memo.clear()

@@ -150,3 +150,19 @@ def test_footprint_comes_from_the_training_subjects_only(fake, tmp_path):
     _, with_train_changed = footprint(copy_with(fake, tmp_path / "train_changed.h5",
                                                 load_column_0(dm.split.train_subjects[:1])))
     assert with_train_changed[:, 0].all()  # a training subject's pressure does shape it
+
+
+def test_the_training_footprint_travels_with_the_checkpoint(fake):
+    trained = GaitDataModule(str(fake), task=TASK, n_folds=3, fold=0, geometry="footprint", **FAST)
+    other = GaitDataModule(str(fake), task=TASK, n_folds=3, fold=1, geometry="footprint", **FAST)
+    trained.setup()
+    other.setup()
+    state = trained.state_dict()
+    assert set(state["task"]["footprint"]) == {"right", "left"}
+    other.load_state_dict(state)
+    for foot in ("right", "left"):
+        np.testing.assert_array_equal(other.task.footprint[foot], trained.task.footprint[foot])
+        np.testing.assert_array_equal(other.task.cells("S01", foot), trained.task.cells("S01", foot))
+    own = GaitDataModule(str(fake), task=TASK, n_folds=3, geometry="subject", **FAST)
+    own.setup()
+    assert "task" not in own.state_dict()  # the subjects' own geometry: nothing learnt from the training split

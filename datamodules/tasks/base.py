@@ -252,6 +252,14 @@ class Task(ABC):
         most tasks need nothing."""
         return None
 
+    def state_dict(self) -> dict[str, Any]:
+        """What `fit` learnt, as plain lists: it travels with the checkpoint beside the normalisation statistics."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `fit` learnt (from a checkpoint), replacing what this file's own training split gave."""
+        return None
+
     def perturbation_context(self, row: np.void, sample: dict[str, np.ndarray]) -> dict[str, Any]:
         """What the perturbations of this task's input need to know about one raw sample: IMU channel names
         and the rate of the input's time axis (IMU tasks), landmark cells and the measured map (landmarks)."""

@@ -229,6 +229,16 @@ class Landmarks2Pressure(Task):
                            for foot in self.feet}
         self.__dict__.pop("_shared_cells", None)
 
+    def state_dict(self) -> dict[str, Any]:
+        if self._footprint is None:
+            return {}
+        return {"footprint": {foot: outline.astype(int).tolist() for foot, outline in self._footprint.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if "footprint" in state:  # the outline (and so the landmark cells) the model was trained with
+            self._footprint = {foot: np.asarray(v, dtype=bool) for foot, v in state["footprint"].items()}
+            self.__dict__.pop("_shared_cells", None)
+
     def _training_maps(self, rows: np.ndarray, foot: str) -> np.ndarray:
         """Mean measured map `[H, W]` over the training stance frames of `foot` (read trial by trial)."""
         rows = rows[rows["foot"] == FOOT_INDEX[foot]]
