@@ -384,7 +384,11 @@ class GaitDataModule(pl.LightningDataModule):
     def state_dict(self) -> dict[str, Any]:
         state = {"stats": {k: v.tolist() for k, v in self.stats.items()}, "data_spec": self.data_spec}
         task_state = self.task.state_dict()  # e.g. landmarks2pressure's training footprint
-        return {**state, "task": task_state} if task_state else state
+        if task_state:
+            state["task"] = task_state
+        if self.notes:  # the fallbacks the training data took, kept with the checkpoint (not restored)
+            state["notes"] = list(self.notes)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         # Update in place: datasets already built hold a reference to this dict; their memos are stale.

@@ -58,6 +58,11 @@ def test_pressure_only_recording_trains_end_to_end_and_reports_the_fallbacks(tmp
         notes = " | ".join(record["notes"])
         assert "stance: no events in" in notes and "contact_threshold=0.05" in notes
         assert "geometry: no valid subject geometry" in notes and "S001/right: missing" in notes
+    import torch
+
+    ckpt = next((tmp_path / "out" / "cells").glob("*cbam_unet*/checkpoints/*.ckpt"))
+    saved = torch.load(ckpt, map_location="cpu", weights_only=False)["GaitDataModule"]
+    assert saved["notes"] == records[0]["notes"] and set(saved["task"]["footprint"]) == {"right", "left"}
     board = (tmp_path / "out" / "leaderboard.md").read_text()
     assert "## Data notes" in board and "footprint outline of the training subjects' pressure" in board
 
