@@ -76,6 +76,7 @@ class TaskContext:
     subjects: list[SubjectInfo]
     trials: list[TrialInfo]
     options: dict[str, Any]
+    notes: list[str] = field(default_factory=list)  # documented fallbacks the task took (the DataModule's notes)
 
     @property
     def file(self) -> str:
@@ -240,6 +241,24 @@ class Task(ABC):
     def __init__(self, ctx: TaskContext) -> None:
         self.ctx = ctx
         self.options = ctx.options
+
+    def note(self, message: str) -> None:
+        """Record a documented fallback the task took (shared with `GaitDataModule.notes`; never silent)."""
+        if message not in self.ctx.notes:
+            self.ctx.notes.append(message)
+
+    def fit(self, train_rows: np.ndarray) -> None:
+        """Learn what the task needs from the training samples only (called at setup, before the statistics);
+        most tasks need nothing."""
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """What `fit` learnt, as plain lists: it travels with the checkpoint beside the normalisation statistics."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `fit` learnt (from a checkpoint), replacing what this file's own training split gave."""
+        return None
 
     def perturbation_context(self, row: np.void, sample: dict[str, np.ndarray]) -> dict[str, Any]:
         """What the perturbations of this task's input need to know about one raw sample: IMU channel names
