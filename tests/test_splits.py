@@ -174,6 +174,17 @@ def test_one_subject_subject_split_points_to_trial_and_block(one_subject):
         dm.setup()
 
 
+def test_fit_help_documents_every_split(capsys):
+    from datamodules.splits import SPLITS
+
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for name in SPLITS:
+        assert f"`{name}`" in help_text, name
+    assert "0 keeps no validation set" in help_text and "at least one window apart" in help_text
+
+
 def test_val_subjects_zero_and_split_names_are_checked_values():
     from datamodules.options import check_data_options
 
@@ -225,3 +236,23 @@ def test_suites_accept_a_split_and_preflight_counts_its_units(one_subject, tmp_p
     assert any("folds: expected at most 1 (subjects" in p for p in check_data(suite("subject_kfold", 2).cells()))
     with pytest.raises(SuiteError, match="data.split: expected one of"):
         suite("trials", 2)
+
+
+def test_a_suite_cross_validates_one_subject_trial_wise(one_subject, tmp_path):
+    """`zoo bench` with `data: {split: trial, val_subjects: 0}`: the cell trains, tests one held-out trial and
+    records the split; the leaderboard row stands on that fold alone."""
+    import json
+
+    from zoo.bench.runner import main as bench_main
+
+    suite = tmp_path / "small.yaml"
+    suite.write_text(f"name: small\ndataset: {one_subject}\nfolds: 3\nrun_folds: [1]\nwandb: false\n"
+                     "data: {split: trial, val_subjects: 0, stats_samples: 50}\ntrainer: {max_epochs: 1}\n"
+                     "tasks:\n  imu2grf:\n    models:\n      - {name: ridge, overrides: {max_features: 256}}\n")
+    out = tmp_path / "out"
+    assert bench_main([str(suite), "--out", str(out)]) == 0
+    (record_file,) = (out / "cells").glob("*/metrics.json")
+    record = json.loads(record_file.read_text())
+    assert record["status"] == "ok", record.get("error")
+    assert record["split"] == "trial" and record["n_val"] == 0 and len(record["test_trials"]) == 1
+    assert record["test_subjects"] == ["S01"] and np.isfinite(record["metrics"]["r_vertical"])
