@@ -509,7 +509,8 @@ def load_network_weights(net: nn.Module, path: str | Path, *, strict_prefix: str
         if missing:
             shown = ", ".join(missing[:6]) + (f" (+{len(missing) - 6} more)" if len(missing) > 6 else "")
             raise ZooError(f"pretrained checkpoint {path}: its {strict_prefix.rstrip('.')} does not fit this "
-                           f"network; missing or differently shaped: {shown}")
+                           f"network; missing or differently shaped: {shown}; found: {len(loaded)} of "
+                           f"{len(own)} weights that fit")
     net.load_state_dict({**own, **loaded})
     if left_new:
         rank_zero_warn(f"pretrained {path}: {len(left_new)} weights stay newly initialised "
