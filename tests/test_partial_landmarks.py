@@ -103,7 +103,7 @@ def test_all_zero_geometry_is_refused_or_replaced_by_the_footprint(fake, tmp_pat
         GaitDataModule(path, task=TASK, geometry="subject")
     without = make_fake_recording(tmp_path / "without.h5", n_subjects=3, trials=("walk",), seconds=3.0,
                                   geometry=False, keypoints=None, imu_channels=(), joint_angles=False, grf=False)
-    with pytest.raises(DataError, match=r"needs pressure/<foot> .* and subject geometry.*found: subjects/S01/geometry/right"):
+    with pytest.raises(DataError, match=r"needs pressure/<foot> .* and subject geometry.*missing: subjects/S01/geometry/right"):
         GaitDataModule(str(without), task=TASK, geometry="subject")
     dm = GaitDataModule(path, task=TASK, n_folds=3, **FAST)
     dm.setup()
