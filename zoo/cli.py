@@ -7,7 +7,7 @@
             (test subjects; writes y_pred [N, *target_shape] in physical units, subject and y_true)
     zoo list [PATTERN]                  registered models, their tasks, presets and sizes
     zoo bench SUITE.yaml [--out DIR]    run a benchmark suite; `zoo bench merge DIR...`
-    zoo data generate|validate|import|events ...
+    zoo data generate|validate|import|events|strip ...
 """
 
 from __future__ import annotations

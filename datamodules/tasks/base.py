@@ -9,6 +9,7 @@ Everything else (models, runner, reports) asks the task class instead of compari
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class TaskContext:
     subjects: list[SubjectInfo]
     trials: list[TrialInfo]
     options: dict[str, Any]
+    notes: list[str] = field(default_factory=list)  # the DataModule's `notes` (see `Task.note`)
 
     @property
     def file(self) -> str:
@@ -306,6 +308,10 @@ class Task(ABC):
         return list(dict.fromkeys(reads))
 
     # -- helpers -----------------------------------------------------------------------------
+    def note(self, message: str) -> None:
+        """A documented fallback or data irregularity: printed once and kept in the DataModule's `notes`."""
+        add_note(self.ctx.notes, message)
+
     def trial(self, row: np.void) -> TrialInfo:
         return self.ctx.trials[int(row["trial"])]
 
@@ -334,6 +340,14 @@ class Task(ABC):
             # A nearly constant target axis would turn tiny errors into huge normalised losses.
             stats.update(y_mean=y_mean, y_std=np.maximum(y_std, TARGET_STD_FLOOR * y_std.max()))
         return stats
+
+
+def add_note(notes: list[str], message: str) -> None:
+    """Append `message` to `notes` and print it to stderr, once per message."""
+    if message in notes:
+        return
+    notes.append(message)
+    print(f"zoo: note: {message}", file=sys.stderr)
 
 
 def read_channels(task: Task, row: np.void, channels: tuple[str, ...], start: int, stop: int) -> np.ndarray:
