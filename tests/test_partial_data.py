@@ -72,7 +72,7 @@ def test_strip_writes_axis_subsets_and_the_total_force(full, vertical, total):
 
 
 def run_suite(path, out, tmp_path):
-    suite = {"name": "partial", "dataset": str(path), "folds": 2, "seeds": [0], "wandb": False,
+    suite = {"name": "partial", "dataset": str(path), "folds": 2, "run_folds": [0], "seeds": [0], "wandb": False,
              "data": {"batch_size": 16, "stats_samples": 100, **({"grf_target": "total"} if "total" in path.name else {})},
              "trainer": {"max_epochs": 1, "limit_train_batches": 2},
              "tasks": {"imu2grf": {"models": ["tcn", "ridge"]}}}
@@ -84,7 +84,7 @@ def run_suite(path, out, tmp_path):
 @pytest.mark.parametrize("kind", ["vertical", "total"])
 def test_vertical_only_and_total_force_train_and_report_no_ml_ap_metric(kind, vertical, total, tmp_path):
     records = run_suite({"vertical": vertical, "total": total}[kind], tmp_path / "out", tmp_path)
-    assert len(records) == 4 and {r["status"] for r in records} == {"ok"}
+    assert len(records) == 2 and {r["status"] for r in records} == {"ok"}
     for r in records:
         metrics = r["metrics"]
         assert np.isfinite(metrics["r_vertical"]) and np.isfinite(metrics["rmse_vertical"])
@@ -140,7 +140,7 @@ IMU2GRF_MODELS = [name for name in zoo.list_models() if "imu2grf" in get_model_c
 @pytest.fixture(scope="module")
 def accelerometer(full, tmp_path_factory):
     path = strip(full, tmp_path_factory.mktemp("acc") / "acc.h5", "--channels", *ACC_2CH, "--drop", "joint_angles")
-    dm = GaitDataModule(str(path), task="imu2grf", n_folds=2, batch_size=16, stats_samples=100)
+    dm = GaitDataModule(str(path), task="imu2grf", n_folds=2, batch_size=8, stats_samples=100, window=64)
     dm.setup()
     return dm
 
@@ -148,11 +148,12 @@ def accelerometer(full, tmp_path_factory):
 @pytest.mark.parametrize("name", IMU2GRF_MODELS)
 def test_a_two_channel_accelerometer_trains_every_imu2grf_model(name, accelerometer):
     dm = accelerometer
-    assert dm.spec.input_channels == tuple(ACC_2CH)
+    assert dm.spec.input_channels == tuple(ACC_2CH)  # what the file holds, said in a note
+    assert any("holds 2 of the 48 default IMU channels" in n for n in dm.notes)
     torch.manual_seed(0)
     model = zoo.create_model(name, data_spec=dm.data_spec, preset="small")
     trainer = pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                         enable_model_summary=False, max_epochs=1, limit_train_batches=2, limit_val_batches=1,
+                         enable_model_summary=False, max_epochs=1, limit_train_batches=1, limit_val_batches=0,
                          limit_test_batches=2)
     trainer.fit(model, datamodule=dm)
     results = trainer.test(model, datamodule=dm, verbose=False)[0]

@@ -151,7 +151,24 @@ class Imu2Grf(Task):
 
     @property
     def channels(self) -> tuple[str, ...]:
-        return tuple(self.options.get("channels") or imu_subset_channels(self.options.get("imus")))
+        """`channels`, else the 48-channel order restricted to `imus`; with neither, the channels of that
+        order every trial holds (e.g. a 2-axis accelerometer), said in a note."""
+        if self.options.get("channels") or self.options.get("imus"):
+            return tuple(self.options.get("channels") or imu_subset_channels(self.options.get("imus")))
+        if getattr(self, "_channels", None) is None:
+            self._channels = self._default_channels()
+        return self._channels
+
+    def _default_channels(self) -> tuple[str, ...]:
+        activities = self.options.get("activities") or self.default_activities
+        held = [set(t.imu_channels) | set(t.joint_angle_channels) for t in self.ctx.trials
+                if activities is None or t.activity in activities]
+        common = tuple(c for c in IMU_CHANNELS_48 if held and all(c in h for h in held))
+        if not common or common == IMU_CHANNELS_48:
+            return IMU_CHANNELS_48  # all there, or none: `missing` names what is lacking
+        self.note(f"{self.name}: the file holds {len(common)} of the 48 default IMU channels; using "
+                  f"{list(common)} (set --data.channels or --data.imus to choose)")
+        return common
 
     @property
     def window(self) -> int:
