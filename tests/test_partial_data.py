@@ -71,6 +71,16 @@ def test_strip_writes_axis_subsets_and_the_total_force(full, vertical, total):
         assert "grf/total (replace)" in rec.attrs["stripped"]
 
 
+def test_a_vertical_only_and_a_total_force_import_from_named_columns(tmp_path):
+    from datamodules.importers import trial_from_arrays
+
+    vertical = np.array([0.0, 500.0, 700.0, 0.0])
+    trial = trial_from_arrays("T01", 100.0, {"grf_left_vertical": vertical, "grf_total_vertical": 2 * vertical,
+                                             "grf_total_ap": vertical / 10})
+    assert trial.grf_axes == {"left": ("vertical",), "total": ("ap", "vertical")}
+    np.testing.assert_allclose(trial.grf["total"], np.stack([vertical / 10, 2 * vertical], axis=1))
+
+
 def run_suite(path, out, tmp_path):
     suite = {"name": "partial", "dataset": str(path), "folds": 2, "run_folds": [0], "seeds": [0], "wandb": False,
              "data": {"batch_size": 16, "stats_samples": 100, **({"grf_target": "total"} if "total" in path.name else {})},
