@@ -617,4 +617,4 @@ def test_zoo_data_fails_loudly_when_a_subcommand_module_is_missing(monkeypatch: 
             cli.build_parser()
     importlib.reload(cli)
     commands = cli.build_parser()._subparsers._group_actions[0].choices
-    assert sorted(commands) == ["events", "generate", "import", "validate"]
+    assert sorted(commands) == ["events", "generate", "import", "strip", "validate"]
