@@ -289,10 +289,7 @@ class GaitDataModule(pl.LightningDataModule):
         if not bad:
             return
         found = self.find_non_finite(train) or f"{self.path}: the training samples hold NaN or Inf"
-        hint = ""
-        if self.task_name == "imu2grf" and ("y_mean" in bad or "y_std" in bad):
-            hint = ("; a force axis the lab did not measure is left out of the file (or of --data.grf_axes), "
-                    "not filled with NaN")
+        hint = self.task.target_nan_hint if "y_mean" in bad or "y_std" in bad else ""
         raise DataError(f"{found}, so the normalisation statistics ({', '.join(bad)}) of task '{self.task_name}' "
                         f"are not finite; `zoo data validate {self.path}` lists every such place{hint}")
 

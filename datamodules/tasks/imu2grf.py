@@ -83,6 +83,9 @@ class Imu2Grf(Task):
     clinical_metrics = frozenset(STRIDE_GRF_INFO)
     primary_metric = "r_vertical"
     primary_entry = "grf"
+    # documented choice: NaN targets are refused (not masked out of the loss); an axis not measured is left out
+    target_nan_hint = ("; a force axis the lab did not measure is left out of the file (or of --data.grf_axes), "
+                       "not filled with NaN")
     readme_metrics = ("r_vertical", "rmse_vertical", "rrmse_vertical", "r_ap")
     reference = PaperReference(
         model="ssl_transformer",
