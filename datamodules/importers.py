@@ -258,6 +258,25 @@ def _rate_from_time(time_s: np.ndarray, declared: float | None, source: str,
     return declared if declared is not None else rate
 
 
+IRREGULAR_STEP = 0.1  # a sample interval this far (relative) from the median one is irregular
+
+
+def time_irregularity(time_s: np.ndarray) -> str | None:
+    """`k of n sample intervals differ from the median ... by more than 10 %` for irregular time stamps
+    (dropped or jittered samples), else None."""
+    step = np.diff(np.asarray(time_s, dtype=np.float64))
+    if not len(step):
+        return None
+    median = float(np.median(step))
+    off = np.abs(step - median) > IRREGULAR_STEP * median
+    if not off.any():
+        return None
+    worst = int(np.argmax(np.abs(step - median)))
+    return (f"column 'time': {int(off.sum())} of {len(step)} sample intervals differ from the median {median:.4g} s "
+            f"by more than {IRREGULAR_STEP:.0%} (largest {step[worst]:.4g} s after sample {worst}); stored at "
+            f"{1 / median:.4g} Hz as if regular")
+
+
 def trial_from_arrays(
     trial_id: str,
     sample_rate_hz: float | None,
@@ -312,6 +331,9 @@ def trial_from_arrays(
         x = convert_units(values, _unit_for(name, unit_kind, units), unit_kind, f"{source}, column '{name}'")
         if kind == "time":
             rate = _rate_from_time(x, sample_rate_hz, source, line_of_row)
+            irregular = time_irregularity(x)
+            if irregular:  # kept in the file, not silently accepted (`zoo data import` also prints it)
+                attrs = {**(attrs or {}), "time_irregularity": irregular}
         elif kind == "imu":
             imu[name] = (x, IMU_UNITS[m["sensor"]])
         elif kind == "joint":
@@ -700,6 +722,10 @@ def load_trials(src: TrialSource, sidecar_path: Path, resample_hz: float | None 
             attrs = {}
             if part is not None and "reference_bouts" in part.extras:
                 attrs["reference_bouts"] = np.asarray(part.extras["reference_bouts"], np.int64)
+            if part is not None and "time" in columns:
+                irregular = time_irregularity(columns["time"])
+                if irregular:
+                    notes.append(irregular)
             if notes:
                 attrs["import_notes"] = "\n".join(notes)
             source = part.source if part is not None else str(next(iter(src.frames.values())))

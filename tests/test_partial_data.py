@@ -81,6 +81,18 @@ def test_a_vertical_only_and_a_total_force_import_from_named_columns(tmp_path):
     np.testing.assert_allclose(trial.grf["total"], np.stack([vertical / 10, 2 * vertical], axis=1))
 
 
+def test_irregular_time_stamps_are_reported_at_import():
+    from datamodules.importers import trial_from_arrays
+
+    time = np.arange(50) / 8.0
+    time[20:] += 0.0625  # one interval of 0.1875 s instead of 0.125 s (a dropped half-frame)
+    trial = trial_from_arrays("T01", None, {"time": time, "grf_right_vertical": np.zeros(50)})
+    assert trial.sample_rate_hz == 8.0
+    assert trial.attrs["time_irregularity"].startswith(
+        "column 'time': 1 of 49 sample intervals differ from the median 0.125 s by more than 10% (largest 0.1875 s "
+        "after sample 19)")
+
+
 def run_suite(path, out, tmp_path):
     suite = {"name": "partial", "dataset": str(path), "folds": 2, "run_folds": [0], "seeds": [0], "wandb": False,
              "data": {"batch_size": 16, "stats_samples": 100, **({"grf_target": "total"} if "total" in path.name else {})},
