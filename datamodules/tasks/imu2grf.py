@@ -211,8 +211,8 @@ class Imu2Grf(Task):
             found = sorted({f"grf/{k}" for t in self.ctx.trials for k, _ in t.grf_axes}) or ["no grf"]
             hint = " (use --data.grf_target total)" if f"grf/{GRF_TOTAL}" in found else \
                 " (use --data.grf_target per_foot)" if found != ["no grf"] and key == GRF_TOTAL else ""
-            raise DataError(f"{self.ctx.file}: task '{self.name}' with grf_target "
-                            f"'{self.options.get('grf_target') or 'per_foot'}' reads grf/{key}; missing: grf/{key}; "
+            raise DataError(f"{self.ctx.file}: task '{self.name}' needs grf/{key} (grf_target "
+                            f"'{self.options.get('grf_target') or 'per_foot'}'); missing: grf/{key}; "
                             f"found: {', '.join(found)}{hint}")
         common = tuple(a for a in GRF_AXES if all(a in h for h in held))
         if "vertical" not in common:
