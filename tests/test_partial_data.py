@@ -138,7 +138,7 @@ def test_a_missing_target_names_what_the_file_holds(full, total):
         GaitDataModule(str(full), task="imu2grf", grf_axes=["ap"])
 
 
-def test_nan_filled_axes_are_refused_with_a_hint_and_train_when_left_out(full, tmp_path):
+def test_nan_or_zero_filled_axes_are_refused_with_a_hint_and_train_when_left_out(full, tmp_path):
     path = tmp_path / "nan.h5"
     path.write_bytes(full.read_bytes())
     with h5py.File(path, "r+") as f:
@@ -154,6 +154,14 @@ def test_nan_filled_axes_are_refused_with_a_hint_and_train_when_left_out(full, t
     dm.setup()
     batch = next(iter(dm.train_dataloader()))
     assert batch["y"].shape[1] == 1 and torch.isfinite(batch["y"]).all()
+    path = tmp_path / "zero.h5"
+    path.write_bytes(full.read_bytes())
+    with h5py.File(path, "r+") as f:  # zeros instead: would score rmse_ml 0.0000, the "best" of any board
+        for sid in f["subjects"]:
+            for tid in f[f"subjects/{sid}/trials"]:
+                f[f"subjects/{sid}/trials/{tid}/grf/right"][:, :2] = 0.0
+    with pytest.raises(DataError, match=r"grf/right axes \['ml', 'ap'\] are constant \(\[0.0, 0.0\] BW\)"):
+        GaitDataModule(str(path), task="imu2grf", n_folds=2, stats_samples=50).setup()
 
 
 IMU2GRF_MODELS = [name for name in zoo.list_models() if "imu2grf" in get_model_class(name).supported_tasks]

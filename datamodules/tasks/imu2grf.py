@@ -254,6 +254,30 @@ class Imu2Grf(Task):
         grf = self.read(row, f"grf/{self.grf_key}", start, stop, clean=clean)[:, [held.index(a) for a in self.axes]]
         return {"x": x.T.copy(), "y": (grf / self.body_weight(row)).T.astype(np.float32)}
 
+    def stats(self, samples) -> dict[str, np.ndarray]:
+        """As every task, but an axis constant over all training samples (a force axis the lab did not
+        measure, filled with zeros) is refused: it would be reported as a perfect score."""
+        lo = hi = None
+
+        def watch(it):
+            nonlocal lo, hi
+            for sample in it:
+                if "y" in sample:  # `pretrain` (a subclass) has no target
+                    y = np.asarray(sample["y"], np.float64)
+                    lo = y.min(axis=1) if lo is None else np.minimum(lo, y.min(axis=1))
+                    hi = y.max(axis=1) if hi is None else np.maximum(hi, y.max(axis=1))
+                yield sample
+
+        stats = super().stats(watch(samples))
+        if lo is not None:
+            constant = [a for a, low, high in zip(self.axes, lo, hi) if np.isfinite(high - low) and high - low < 1e-6]
+            if constant:
+                raise DataError(f"{self.ctx.file}: grf/{self.grf_key} axes {constant} are constant "
+                                f"({[float(v) for a, v in zip(self.axes, lo) if a in constant]} BW) in every training "
+                                f"sample: a force axis the lab did not measure is left out of the file (or of "
+                                f"--data.grf_axes), not filled with zeros; found: constant {', '.join(constant)}")
+        return stats
+
     def spec(self) -> dict[str, Any]:
         return {
             "input_channels": list(self.channels),
