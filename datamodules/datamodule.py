@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import lightning.pytorch as pl
@@ -17,7 +18,6 @@ from datamodules.sources import resolve_source
 from datamodules.splits import SPLITS, Split, random_stance, subject_kfold, subsample
 from datamodules.store import ArrayStore, resolve_cache
 from datamodules.tasks import SAMPLE_DTYPE, DataSpec, Task, TaskContext, get_task
-from datamodules.tasks.base import add_note
 
 TARGETS = ("measured", "clean")
 
@@ -122,6 +122,14 @@ class GaitDataModule(pl.LightningDataModule):
             keypoints present); printed as a note with the keypoints no part holds.
         landmarks: 16 or 2 landmark sensors for `landmarks2pressure`; `frame_step` keeps every n-th stance frame.
         feet: feet used by `landmarks2pressure`.
+        geometry: `landmarks2pressure`'s foot geometry: `subject` (each subject's plantar height map; refused if
+            missing or invalid), `footprint` (the outline of the training subjects' pressure), or `auto` (subject
+            geometry when every subject has a valid one, else the footprint, with a note).
+        landmark_cells: explicit `[[row, column], ...]` landmark cells for every subject (instead of `landmarks`).
+        stance: `landmarks2pressure`'s stance frames: `events`, `pressure` (contact frames, see
+            `contact_threshold`) or `auto` (events where the trial has them, else pressure, with a note).
+        contact_threshold: a frame is in contact when the foot's total force exceeds this share of its peak
+            (99th percentile) in the trial (default 0.05).
         label_fraction: share of training samples kept (label-efficiency experiments).
         seed: seed of the label subsample and the training shuffle.
         cache: keep the arrays the task reads in memory (`True`), stream them from disk (`False`), or `auto`:
@@ -164,6 +172,10 @@ class GaitDataModule(pl.LightningDataModule):
         landmarks: int = 16,
         frame_step: int = 2,
         feet: list[str] | None = None,
+        geometry: str = "auto",
+        landmark_cells: list[list[int]] | None = None,
+        stance: str = "auto",
+        contact_threshold: float = 0.05,
         label_fraction: float = 1.0,
         seed: int = 0,
         cache: bool | str = "auto",
@@ -184,7 +196,6 @@ class GaitDataModule(pl.LightningDataModule):
             raise DataError(f"augment: task '{task}' has no input perturbations to draw from; found augment={augment}")
         self.path = os.fspath(resolve_source(path))
         self.task_name = task
-        self.notes: list[str] = []  # documented fallbacks this run took: printed once, kept with the results
         recording = Recording(self.path)
         self.store = ArrayStore(self.path, cache=False)  # decided below, once the task knows what it reads
         subjects = [recording.subject(s) for s in recording.subject_ids]
@@ -192,7 +203,11 @@ class GaitDataModule(pl.LightningDataModule):
         activity_names = sorted({t.activity for t in trials})
         options = dict(self.hparams)
         options["activity_names"] = activity_names
-        self.task: Task = task_class(TaskContext(self.store, subjects, trials, options, self.notes))
+        # documented fallbacks taken for this data (the task adds its own); printed once at setup, and stored
+        # with each run's results
+        self.notes: list[str] = []
+        self._notes_printed = 0  # notes[:_notes_printed] are already printed
+        self.task: Task = task_class(TaskContext(self.store, subjects, trials, options, notes=self.notes))
         self._usable = self.task.usable_trials()  # fails here, naming task and modality, if the file lacks it
         if (target == "clean" or include_clean) and not all(trials[i].has_clean for i in self._usable):
             raise DataError(f"{self.path}: target='clean' needs the clean/ group in every trial; some lack it")
@@ -216,11 +231,6 @@ class GaitDataModule(pl.LightningDataModule):
         self.split: Split | None = None
         self.samples = np.zeros(0, SAMPLE_DTYPE)
         self._datasets: dict[str, WindowDataset] = {}
-
-    def note(self, message: str) -> None:
-        """Record a documented fallback or a data irregularity (one line): printed once to stderr and kept in
-        `notes`, which `zoo bench` writes into each run's metrics.json. Never a silent fallback."""
-        add_note(self.notes, message)
 
     @property
     def data_spec(self) -> dict[str, Any]:
@@ -247,6 +257,7 @@ class GaitDataModule(pl.LightningDataModule):
                                   test_fraction=hp.test_fraction, seed=hp.split_seed)
         train = subsample(split.train, hp.label_fraction, hp.seed)
         self.split = Split(train, split.val, split.test, split.train_subjects, split.val_subjects, split.test_subjects)
+        self.task.fit(self.samples[train])  # what the task learns from data comes from training samples only
         if not self.stats:
             self.stats.update(self._compute_stats(self.samples[train]))
             self._check_stats(train)
@@ -257,6 +268,17 @@ class GaitDataModule(pl.LightningDataModule):
                                                  include_clean=hp.include_clean and name == "test",
                                                  memoise=memoise, augment=hp.augment if name == "train" else 0.0,
                                                  seed=hp.seed, positions=idx)
+        self._print_notes()
+
+    def note(self, message: str) -> None:
+        """Record a documented fallback taken for this data: printed at setup, stored with the run's results."""
+        if message not in self.notes:
+            self.notes.append(message)
+
+    def _print_notes(self) -> None:
+        for message in self.notes[self._notes_printed:]:
+            print(f"{self.task_name}: note: {message}", file=sys.stderr)
+        self._notes_printed = len(self.notes)
 
     def cache_bytes(self) -> int:
         """Uncompressed size of every array the task reads from its usable trials: what `cache=True` holds."""
@@ -373,11 +395,19 @@ class GaitDataModule(pl.LightningDataModule):
 
     # -- statistics travel with the checkpoint ------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"stats": {k: v.tolist() for k, v in self.stats.items()}, "data_spec": self.data_spec}
+        state = {"stats": {k: v.tolist() for k, v in self.stats.items()}, "data_spec": self.data_spec}
+        task_state = self.task.state_dict()  # e.g. landmarks2pressure's training footprint
+        if task_state:
+            state["task"] = task_state
+        if self.notes:  # the fallbacks the training data took, kept with the checkpoint (not restored)
+            state["notes"] = list(self.notes)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         # Update in place: datasets already built hold a reference to this dict; their memos are stale.
         self.stats.update({k: np.asarray(v, dtype=np.float32) for k, v in state["stats"].items()})
+        if state.get("task"):
+            self.task.load_state_dict(state["task"])
         for dataset in self._datasets.values():
             if dataset.memo is not None:
                 dataset.memo.clear()

@@ -70,6 +70,9 @@ DATA_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "label_fraction": fraction(),
     "stats_samples": int_at_least(1),
     "cache": ("true, false or 'auto'", lambda v: isinstance(v, bool) or v == "auto"),
+    "geometry": ("one of 'auto', 'subject', 'footprint'", lambda v: v in ("auto", "subject", "footprint")),
+    "stance": ("one of 'auto', 'events', 'pressure'", lambda v: v in ("auto", "events", "pressure")),
+    "contact_threshold": ("a share of the peak foot force in (0, 1)", lambda v: is_number(v) and 0 < v < 1),
 }
 
 

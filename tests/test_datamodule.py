@@ -276,8 +276,7 @@ def test_clean_targets_and_noise_floor_key(fake_file):
 @pytest.mark.parametrize("task, lacking, named", [
     ("imu2pressure", dict(pressure=False), r"'imu2pressure' needs pressure/right.*found: pressure/right"),
     ("imu2grf", dict(grf=False), r"'imu2grf'.*grf/right.*missing: grf/right"),
-    ("landmarks2pressure", dict(geometry=False),
-     r"'landmarks2pressure' needs .*subject geometry.*found: subjects/S01/geometry/right, subjects/S01/geometry/left"),
+    ("landmarks2pressure", dict(pressure=False), r"'landmarks2pressure' needs pressure/<foot>.*found: pressure/right"),
     ("insole2pose", dict(keypoints=None), r"'insole2pose' needs .*keypoints.*found: keypoints \(e\.g\. S01/T01\)"),
     ("pretrain", dict(imu_channels=()), r"'pretrain' needs channels .*found: channel TRUNK_acc_x, channel TRUNK_acc_y"),
 ])

@@ -224,7 +224,7 @@ def test_insole2pose_at_8_hz_reports_gaps_and_the_body_part_map(pose8, capsys):
     assert "S01/T01: 12 of 320 pose frames lack keypoints (NaN) in 1 run(s), longest 12 frames (samples 100..111)" \
         in notes
     assert "keypoints in no part (scored in mpjpe_cm only): head" in notes
-    assert "zoo: note: insole2pose: S01/T01" in capsys.readouterr().err
+    assert "insole2pose: note: S01/T01: 12 of 320" in capsys.readouterr().err
     centres = dm.samples["start"] + 4 * 4
     s01t01 = dm.samples["trial"] == 0
     assert s01t01.any() and not ((centres[s01t01] >= 100) & (centres[s01t01] <= 111)).any()

@@ -7,6 +7,7 @@
             (test subjects; writes y_pred [N, *target_shape] in physical units, subject and y_true)
     zoo list [PATTERN]                  registered models, their tasks, presets and sizes
     zoo bench SUITE.yaml [--out DIR]    run a benchmark suite; `zoo bench merge DIR...`
+    zoo tune [--n-trials N] [zoo fit options]   hyperparameter search with Optuna (see `zoo tune --help`)
     zoo data generate|validate|import|events|strip ...
 """
 
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
             from zoo.bench.runner import main as bench_main
 
             return bench_main(rest)
+        if command == "tune":
+            from zoo.tune.cli import main as tune_main
+
+            return tune_main(rest)
         if command == "data":
             from datamodules.cli import main as data_main
 
@@ -47,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ZooError, DataError, FileNotFoundError) as exc:
         print(f"zoo {command}: error: {exc}", file=sys.stderr)
         return 2
-    print(f"zoo: unknown command '{command}'. Choices: {', '.join(LIGHTNING_COMMANDS)}, list, bench, data",
+    print(f"zoo: unknown command '{command}'. Choices: {', '.join(LIGHTNING_COMMANDS)}, list, bench, tune, data",
           file=sys.stderr)
     return 2
 

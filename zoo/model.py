@@ -5,6 +5,8 @@ Every architecture is a plain `nn.Module` (its *network*, built from shapes alon
 shared recipe. The shared recipe wires: the task's target normalisation (statistics from the training split,
 saved with the checkpoint), the task's loss and metrics per split, the optimiser and scheduler, logging.
 
+Beside its presets a model declares `search_space`, what `zoo tune` samples (zoo/tune/space.py).
+
 Presets hold three sections, so a network can be built without its training recipe:
 
     presets = {"small": {"net": {"hidden": 64}, "optim": {"lr": 2e-3}, "loss": {}}, "paper": {...}}
@@ -89,6 +91,8 @@ class ZooModel(pl.LightningModule):
     paper: ClassVar[str] = ""
     presets: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {"small": {}}
     paper_data: ClassVar[dict[str, Any]] = {}  # data-spec overrides matching the paper's inputs
+    # What `zoo tune` samples (see zoo/tune/space.py): model arguments, or `data.*` / `trainer.*` keys.
+    search_space: ClassVar[dict[str, dict[str, Any]]] = {"lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}
     model_name: ClassVar[str] = ""
 
     def __init__(

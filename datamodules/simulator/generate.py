@@ -32,7 +32,7 @@ from datamodules.simulator.footprint import Footprint, build_footprint
 from datamodules.simulator.imu import imu_signals, random_mounting, synthesize_imu
 from datamodules.simulator.kinematics import build_pose
 from datamodules.simulator.population import Body, sample_body
-from datamodules.simulator.presets import PRESETS, SimulatorConfig
+from datamodules.simulator.presets import OMITTABLE, PRESETS, SimulatorConfig
 from datamodules.simulator.pressure import pressure_maps
 
 DATASET_NAME = "gait-zoo-synthetic"
@@ -199,6 +199,23 @@ def _positive_int(option: str, value: int) -> int:
     return int(value)
 
 
+def omit_parts(subject: SubjectInfo, trial: TrialData | None, omit: Iterable[str]) -> tuple[SubjectInfo, TrialData | None]:
+    """The subject and trial without the parts in `omit` (a partial recording, see SimulatorConfig.omit)."""
+    omit = set(omit)
+    unknown = sorted(omit - set(OMITTABLE))
+    if unknown:
+        raise DataError(f"option omit: expected names from {', '.join(OMITTABLE)}, found {', '.join(unknown)}")
+    if "geometry" in omit:
+        subject = dataclasses.replace(subject, geometry={}, geometry_cell_size_m=None)
+    if trial is not None:
+        empty = {"events": {}, "imu": None, "joint_angles": None, "grf": {}, "keypoints": None, "com": None}
+        trial = dataclasses.replace(trial, **{k: v for k, v in empty.items() if k in omit})
+        if "keypoints" in omit:
+            trial.keypoint_names = ()
+        trial.clean = {k: v for k, v in trial.clean.items() if k not in omit}
+    return subject, trial
+
+
 def write_dataset(path: str | os.PathLike, config: SimulatorConfig, seed: int, *, preset: str = "") -> Path:
     """Stream every subject and trial of `config` into `path` (atomic: the file appears when complete)."""
     description = (f"Synthetic gait data from the gait-zoo simulator {SIMULATOR_VERSION} (preset {preset or 'custom'}, "
@@ -211,11 +228,12 @@ def write_dataset(path: str | os.PathLike, config: SimulatorConfig, seed: int, *
                                 "simulator_config": json.dumps(settings, default=list)}) as writer:
         for index in range(config.n_subjects):
             body, footprint = subject_model(seed, index, config)
-            writer.add_subject(subject_info(body, footprint))
+            writer.add_subject(omit_parts(subject_info(body, footprint), None, config.omit)[0])
             for activity in config.activities:
                 for repetition in range(config.trials[activity]):
-                    writer.add_trial(body.subject_id, simulate_trial(seed, body, footprint, activity, repetition,
-                                                                     config))
+                    trial = simulate_trial(seed, body, footprint, activity, repetition, config)
+                    writer.add_trial(body.subject_id, omit_parts(subject_info(body, footprint), trial,
+                                                                 config.omit)[1])
     return Path(path)
 
 

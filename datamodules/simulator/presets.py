@@ -14,6 +14,8 @@ from datamodules.naming import ACTIVITIES
 DEFAULT_GRID = (32, 16)
 INSOLE_SIZE_M = (0.288, 0.128)  # along the foot x across; 32 x 16 cells of 9 x 8 mm by default
 Number = TypeVar("Number", int, float)
+# what `omit` may leave out of a simulated recording (subject geometry, or trial modalities)
+OMITTABLE = ("geometry", "events", "imu", "joint_angles", "grf", "keypoints", "com")
 
 
 def _per_activity(walk: Number, run: Number, other: Number) -> Mapping[str, Number]:
@@ -31,6 +33,8 @@ class SimulatorConfig:
     noise: multiplies every measurement-noise source; 0 gives noisy arrays equal to the clean ones.
     imu_only: write IMU, joint angles, GRF and events only (no pressure maps or keypoints): an unlabeled
         pretraining corpus many times the labeled sets, at a fraction of the time and disk.
+    omit: what the written file leaves out (OMITTABLE), to simulate partial recordings: `("geometry", "events",
+        ...)` everything but pressure gives what a pressure plate or a bare insole export holds.
     """
 
     n_subjects: int
@@ -41,6 +45,7 @@ class SimulatorConfig:
     grid: tuple[int, int] = DEFAULT_GRID
     sample_rate_hz: float = 100.0
     imu_only: bool = False
+    omit: tuple[str, ...] = ()
     description: str = field(default="", compare=False)
 
     @property
@@ -65,6 +70,15 @@ PRESETS: Mapping[str, SimulatorConfig] = MappingProxyType({
         duration_s=_per_activity(15.0, 10.0, 6.0),
         description="a 2-core machine: 24 subjects (subject-wise folds need people more than seconds), "
                     "3 x 15 s of walking and 6-10 s of every other activity",
+    ),
+    "pressure_only": SimulatorConfig(
+        n_subjects=12,
+        trials=_per_activity(2, 1, 1),
+        duration_s=_per_activity(15.0, 10.0, 6.0),
+        activities=("walk",),
+        omit=OMITTABLE,
+        description="a pressure plate's view: 12 subjects, 2 x 15 s of walking, pressure maps only (no subject "
+                    "geometry, no gait events, no IMU, GRF or keypoints)",
     ),
     "standard": SimulatorConfig(
         n_subjects=25,

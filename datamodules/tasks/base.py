@@ -9,7 +9,6 @@ Everything else (models, runner, reports) asks the task class instead of compari
 
 from __future__ import annotations
 
-import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -77,7 +76,7 @@ class TaskContext:
     subjects: list[SubjectInfo]
     trials: list[TrialInfo]
     options: dict[str, Any]
-    notes: list[str] = field(default_factory=list)  # the DataModule's `notes` (see `Task.note`)
+    notes: list[str] = field(default_factory=list)  # documented fallbacks the task took (the DataModule's notes)
 
     @property
     def file(self) -> str:
@@ -245,6 +244,24 @@ class Task(ABC):
         self.ctx = ctx
         self.options = ctx.options
 
+    def note(self, message: str) -> None:
+        """Record a documented fallback the task took (shared with `GaitDataModule.notes`; never silent)."""
+        if message not in self.ctx.notes:
+            self.ctx.notes.append(message)
+
+    def fit(self, train_rows: np.ndarray) -> None:
+        """Learn what the task needs from the training samples only (called at setup, before the statistics);
+        most tasks need nothing."""
+        return None
+
+    def state_dict(self) -> dict[str, Any]:
+        """What `fit` learnt, as plain lists: it travels with the checkpoint beside the normalisation statistics."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what `fit` learnt (from a checkpoint), replacing what this file's own training split gave."""
+        return None
+
     def perturbation_context(self, row: np.void, sample: dict[str, np.ndarray]) -> dict[str, Any]:
         """What the perturbations of this task's input need to know about one raw sample: IMU channel names
         and the rate of the input's time axis (IMU tasks), landmark cells and the measured map (landmarks)."""
@@ -310,10 +327,6 @@ class Task(ABC):
         return list(dict.fromkeys(reads))
 
     # -- helpers -----------------------------------------------------------------------------
-    def note(self, message: str) -> None:
-        """A documented fallback or data irregularity: printed once and kept in the DataModule's `notes`."""
-        add_note(self.ctx.notes, message)
-
     def trial(self, row: np.void) -> TrialInfo:
         return self.ctx.trials[int(row["trial"])]
 
@@ -342,14 +355,6 @@ class Task(ABC):
             # A nearly constant target axis would turn tiny errors into huge normalised losses.
             stats.update(y_mean=y_mean, y_std=np.maximum(y_std, TARGET_STD_FLOOR * y_std.max()))
         return stats
-
-
-def add_note(notes: list[str], message: str) -> None:
-    """Append `message` to `notes` and print it to stderr, once per message."""
-    if message in notes:
-        return
-    notes.append(message)
-    print(f"zoo: note: {message}", file=sys.stderr)
 
 
 def read_channels(task: Task, row: np.void, channels: tuple[str, ...], start: int, stop: int) -> np.ndarray:

@@ -169,7 +169,7 @@ class Imu2Grf(Task):
         common = tuple(c for c in IMU_CHANNELS_48 if held and all(c in h for h in held))
         if not common or common == IMU_CHANNELS_48:
             return IMU_CHANNELS_48  # all there, or none: `missing` names what is lacking
-        self.note(f"{self.name}: the file holds {len(common)} of the 48 default IMU channels; using "
+        self.note(f"the file holds {len(common)} of the 48 default IMU channels; using "
                   f"{list(common)} (set --data.channels or --data.imus to choose)")
         return common
 
@@ -221,7 +221,7 @@ class Imu2Grf(Task):
         if common != GRF_AXES:
             extra = sorted({a for h in held for a in h} - set(common))
             dropped = f"; axes {extra} held by only some trials are left out" if extra else ""
-            self.note(f"imu2grf: target grf/{key} axes {list(common)} (what the file holds{dropped}); no metric is "
+            self.note(f"target grf/{key} axes {list(common)} (what the file holds{dropped}); no metric is "
                       f"reported for {[a for a in GRF_AXES if a not in common]}")
         return common
 

@@ -153,11 +153,11 @@ class Insole2Pose(Task):
         how = (f"window_s {self.options['window_s']:g} s" if self.options.get("window_s")
                else f"frame_stride {self.options['frame_stride']}" if self.options.get("frame_stride")
                else f"window_s {DEFAULT_WINDOW_S:g} s (default)")
-        self.note(f"insole2pose: {how} -> " + "; ".join(windows))
+        self.note(f"{how} -> " + "; ".join(windows))
         if len(by_rate) > 1:
             listed = "; ".join(f"{rate:g} Hz: {', '.join(ids[:4])}{' ...' if len(ids) > 4 else ''} ({len(ids)})"
                                for rate, ids in sorted(by_rate.items()))
-            self.note(f"insole2pose: trials at mixed sample rates ({listed}); each keeps its own rate, the window "
+            self.note(f"trials at mixed sample rates ({listed}); each keeps its own rate, the window "
                       "spans the same time only with window_s")
 
     def _missing_pose(self, trial: TrialInfo) -> np.ndarray:
@@ -168,7 +168,7 @@ class Insole2Pose(Task):
             edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
             runs = np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1], axis=1)
             longest = runs[np.argmax(runs[:, 1] - runs[:, 0])]
-            self.note(f"insole2pose: {trial.subject_id}/{trial.trial_id}: {int(missing.sum())} of {len(kp)} pose "
+            self.note(f"{trial.subject_id}/{trial.trial_id}: {int(missing.sum())} of {len(kp)} pose "
                       f"frames lack keypoints (NaN) in {len(runs)} run(s), longest {int(longest[1] - longest[0] + 1)} "
                       f"frames (samples {int(longest[0])}..{int(longest[1])}); windows centred on them are left out")
         return missing
@@ -213,7 +213,7 @@ class Insole2Pose(Task):
         loose = [k for k in names if not any(k in ks for ks in parts.values())]
         text = "; ".join(f"{p}: {', '.join(ks)}" for p, ks in parts.items()) or "none"
         origin = "body_parts" if given is not None else "the zoo's default map (set --data.body_parts to change)"
-        self.note(f"insole2pose: per-part scores from {origin}: {text}"
+        self.note(f"per-part scores from {origin}: {text}"
                   + (f"; keypoints in no part (scored in mpjpe_cm only): {', '.join(loose)}" if loose else ""))
         return parts
 

@@ -109,9 +109,8 @@ def _run_cell(cell: Cell, out_dir: Path, here: Path, threads: int | None) -> dic
         dm.setup()
         record.update(n_params=model.num_parameters(), test_subjects=list(dm.split.test_subjects),
                       n_train=len(dm.dataset("train")), n_val=len(dm.dataset("val")), n_test=len(dm.dataset("test")),
-                      synthetic=dm.spec.synthetic, dataset_name=dm.spec.dataset, threads=torch_threads())
-        if getattr(dm, "notes", None):  # documented fallbacks the data took (GaitDataModule.note)
-            record["notes"] = list(dm.notes)
+                      synthetic=dm.spec.synthetic, dataset_name=dm.spec.dataset, threads=torch_threads(),
+                      notes=list(dm.notes))  # the documented fallbacks this cell's data took
         run = start_run(cell.wandb, out_dir, name=cell.key, group=cell.suite, job_type=cell.task,
                         tags=[cell.model.label, f"fold{cell.fold}", f"seed{cell.seed}", cell.model.preset],
                         config={**cell.to_dict(), "n_params": record["n_params"]})

@@ -147,6 +147,7 @@ def leaderboard_markdown(rows: list[dict[str, Any]], records: list[dict[str, Any
                 cells_out.append(str(n))
                 lines.append("| " + " | ".join(cells_out) + " |")
             lines.append("")
+    lines += notes_markdown(records)
     from zoo.bench.efficiency import markdown as efficiency_markdown
 
     efficiency = efficiency_markdown(records)
@@ -158,6 +159,19 @@ def leaderboard_markdown(rows: list[dict[str, Any]], records: list[dict[str, Any
         lines += [f"- `{r['key']}`: {r.get('error', 'unknown error')}" for r in failed]
         lines.append("")
     return "\n".join(lines)
+
+
+def notes_markdown(records: list[dict[str, Any]]) -> list[str]:
+    """`## Data notes`: the documented fallbacks the cells' data took (e.g. stance from pressure), per task."""
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    for r in records:
+        for note in r.get("notes") or []:
+            seen[(r["task"], note)] += 1
+    if not seen:
+        return []
+    lines = ["## Data notes", "", "Fallbacks the data needed (docs/tasks.md), as each cell's DataModule reported them:", ""]
+    lines += [f"- `{task}` ({n} cell{'s' if n > 1 else ''}): {note}" for (task, note), n in seen.items()]
+    return lines + [""]
 
 
 def metric_header(task: str, metric: str) -> str:

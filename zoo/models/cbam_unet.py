@@ -258,6 +258,12 @@ class UNet(ZooModel):
                   "loss": {"loss": "l1", "force_weight": 1.0, "tv_weight": 1e-5}},
     }
     paper_data = {"grid": [64, 64]}
+    search_space = {
+        "lr": {"type": "float", "low": 2e-4, "high": 5e-3, "log": True},
+        "widths": {"type": "categorical", "choices": [[8, 16, 32], [16, 32, 64], [32, 64, 128]]},
+        "bn_momentum": {"type": "float", "low": 0.1, "high": 0.5},
+        "force_weight": {"type": "float", "low": 0.1, "high": 10.0, "log": True},
+    }
 
     def __init__(self, widths: tuple[int, ...] | None = None, output_range: float | None = None,
                  force_weight: float | None = None, tv_weight: float | None = None,

@@ -98,6 +98,13 @@ class CNNBiLSTMAttention(ZooModel):
                   "optim": {"lr": 1.86e-4, "optimizer": "adam", "scheduler": "plateau", "plateau_patience": 5,
                             "plateau_factor": 0.5}},
     }
+    search_space = {
+        "lr": {"type": "float", "low": 2e-4, "high": 5e-3, "log": True},
+        "conv_channels": {"type": "categorical", "choices": [32, 64, 128]},
+        "hidden": {"type": "categorical", "choices": [16, 32, 64]},
+        "dropout": {"type": "float", "low": 0.1, "high": 0.5},
+        "weight_decay": {"type": "float", "low": 1e-3, "high": 0.1, "log": True},
+    }
 
     def __init__(self, conv_channels: int | None = None, hidden: int | None = None, layers: int | None = None,
                  attention_dim: int | None = None, head_hidden: int | None = None, dropout: float | None = None,

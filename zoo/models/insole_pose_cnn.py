@@ -225,6 +225,11 @@ class InsolePoseCNN(ZooModel):
                   "optim": {"lr": 1e-4},
                   "loss": {"sigma": 1.0, "heatmap_weight": 1000.0, "keypoint_weight": 1.0}},
     }
+    search_space = {
+        "lr": {"type": "float", "low": 3e-4, "high": 1e-2, "log": True},
+        "sigma": {"type": "float", "low": 0.5, "high": 2.0},
+        "heatmap_weight": {"type": "float", "low": 1.0, "high": 1000.0, "log": True},
+    }
 
     def __init__(self, encoder_widths: Sequence[int] | None = None, decoder_widths: Sequence[int] | None = None,
                  encoder_grid: Sequence[int] | None = None, heatmap_size: Sequence[int] | None = None,

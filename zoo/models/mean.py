@@ -33,6 +33,7 @@ class MeanPredictor(ClosedFormModel):
     network = MeanNet
     paper = "baseline"
     presets = {"small": {}, "paper": {}}
+    search_space: dict = {}  # nothing to tune
     statistics = ("total", "count")
 
     def __init__(self, **kwargs) -> None:

@@ -58,6 +58,12 @@ class PoseMLP(ZooModel):
         "small": {"net": {"pool": [4, 8, 4], "hidden": 128, "depth": 2, "dropout": 0.1}, "optim": {"lr": 2e-3}},
         "paper": {"net": {"pool": [8, 16, 12], "hidden": 512, "depth": 3, "dropout": 0.1}, "optim": {"lr": 1e-3}},
     }
+    search_space = {
+        "lr": {"type": "float", "low": 3e-4, "high": 1e-2, "log": True},
+        "hidden": {"type": "categorical", "choices": [64, 128, 256, 512]},
+        "depth": {"type": "int", "low": 1, "high": 3},
+        "dropout": {"type": "float", "low": 0.0, "high": 0.3},
+    }
 
     def __init__(self, pool: Sequence[int] | None = None, hidden: int | None = None, depth: int | None = None,
                  dropout: float | None = None, **kwargs: Any) -> None:

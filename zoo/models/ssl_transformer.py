@@ -210,6 +210,13 @@ class SslTransformer(ZooModel):
                             "warmup_fraction": 0.2},
                   "loss": {"mask_ratio": 0.125}},
     }
+    search_space = {  # d_model stays a multiple of the presets' heads (4, 8)
+        "lr": {"type": "float", "low": 2e-4, "high": 5e-3, "log": True},
+        "d_model": {"type": "categorical", "choices": [32, 64, 128]},
+        "layers": {"type": "int", "low": 1, "high": 4},
+        "dropout": {"type": "float", "low": 0.0, "high": 0.3},
+        "weight_decay": {"type": "float", "low": 1e-3, "high": 0.1, "log": True},
+    }
 
     def __init__(self, d_model: int | None = None, layers: int | None = None, heads: int | None = None,
                  feedforward: int | None = None, dropout: float | None = None,

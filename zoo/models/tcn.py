@@ -56,6 +56,14 @@ class TemporalCNN(ZooModel):
         "small": {"net": {"hidden": 64, "levels": 4, "kernel": 5, "dropout": 0.1}, "optim": {"lr": 2e-3}},
         "paper": {"net": {"hidden": 128, "levels": 6, "kernel": 5, "dropout": 0.1}, "optim": {"lr": 1e-3}},
     }
+    search_space = {
+        "lr": {"type": "float", "low": 3e-4, "high": 1e-2, "log": True},
+        "hidden": {"type": "categorical", "choices": [32, 64, 128]},
+        "levels": {"type": "int", "low": 3, "high": 6},
+        "kernel": {"type": "categorical", "choices": [3, 5, 7]},
+        "dropout": {"type": "float", "low": 0.0, "high": 0.3},
+        "weight_decay": {"type": "categorical", "choices": [0.0, 1e-4, 1e-3]},
+    }
 
     def __init__(self, hidden: int | None = None, levels: int | None = None, kernel: int | None = None,
                  dropout: float | None = None, **kwargs) -> None:
