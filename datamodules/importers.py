@@ -265,8 +265,8 @@ def time_irregularity(time_s: np.ndarray) -> str | None:
     """`k of n sample intervals differ from the median ... by more than 10 %` for irregular time stamps
     (dropped or jittered samples), else None."""
     step = np.diff(np.asarray(time_s, dtype=np.float64))
-    if not len(step):
-        return None
+    if not len(step) or not np.isfinite(step).all() or (step <= 0).any():
+        return None  # not a time axis at all: `_rate_from_time` names what is wrong
     median = float(np.median(step))
     off = np.abs(step - median) > IRREGULAR_STEP * median
     if not off.any():
