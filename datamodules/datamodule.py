@@ -15,7 +15,15 @@ from datamodules.errors import DataError
 from datamodules.options import check_data_options
 from datamodules.recording import Recording
 from datamodules.sources import resolve_source
-from datamodules.splits import SPLITS, Split, random_stance, subject_kfold, subsample
+from datamodules.splits import (
+    SPLITS,
+    Split,
+    random_stance,
+    subject_kfold,
+    subsample,
+    time_blocks,
+    trial_kfold,
+)
 from datamodules.store import ArrayStore, resolve_cache
 from datamodules.tasks import SAMPLE_DTYPE, DataSpec, Task, TaskContext, get_task
 
@@ -93,16 +101,29 @@ class WindowDataset(Dataset):
 
 
 class GaitDataModule(pl.LightningDataModule):
-    """Serves `task` from the recording at `path` with subject-wise K-fold splits.
+    """Serves `task` from the recording at `path` with K-fold splits (subject-wise by default).
 
     Args:
         path: recording file (HDF5, see docs/recording_format.md), or `sim:PRESET[:SEED]` for the simulator.
         task: a registered task (`datamodules.tasks.list_tasks()`), e.g. imu2grf.
-        fold, n_folds: which of the K subject-wise folds is the test set.
-        split: `subject_kfold` (default) or `random_stance` (Qian 2025's stance-wise split; leaks subjects).
-        val_subjects: validation subjects carved from the training subjects (fraction < 1, or a count).
+        fold, n_folds: which of the K folds is the test set (K subjects, trials or time blocks, as `split` says).
+        split: how samples are divided (datamodules/splits.py; docs/tasks.md "Splits"):
+            `subject_kfold` (default): K folds of subjects; no subject in both training and test.
+            `trial`: K folds of trials, dealt subject by subject so each fold holds trials of as many subjects
+            as possible; one subject with several trials can be cross-validated (subjects are on both sides).
+            `block`: every trial cut into K contiguous time blocks, fold k tests on block k; windows of
+            different splits (train/val/test) are at least one window apart (those in the gap are dropped),
+            so overlapping windows never straddle two splits; works with one subject and one trial.
+            `random_stance`: Qian 2025's stance-wise random split (subjects leak; training and validation
+            windows that overlap a test window are dropped, and the warning says how many).
+        val_subjects: validation set carved from the non-test data, in the split's unit: subjects, trials or
+            blocks (a fraction < 1 of them, at least one; or a count); for `block` a fraction is a share of the
+            non-test time just before the test block. 0 keeps no validation set: the last epoch's model is
+            kept instead of the best-validation one, and `ridge` uses its default penalty (both say so).
+            Not used by `random_stance`, which validates on fold k of its non-test samples.
         test_fraction: share of samples held out for test by `random_stance`.
-        split_seed: seed of the subject shuffle (the same seed gives the same folds for every model).
+        split_seed: seed of the subject (or trial) shuffle: the same seed gives the same folds for every model;
+            `block` folds are fixed by time and need no seed.
         channels: input channel names (any subset; default: the task's paper set).
         imus: IMU segments to keep for `imu2grf` / `pretrain` (e.g. ["R_FOOT"]), in the 48-channel order; both
             tasks serve only those IMUs' channels (models that need all 8 substitute the absent ones).
@@ -149,7 +170,7 @@ class GaitDataModule(pl.LightningDataModule):
         fold: int = 0,
         n_folds: int = 5,
         split: str = "subject_kfold",
-        val_subjects: float = 0.2,
+        val_subjects: int | float = 0.2,
         test_fraction: float = 0.3,
         split_seed: int = 0,
         batch_size: int = 32,
@@ -210,7 +231,11 @@ class GaitDataModule(pl.LightningDataModule):
         self.task: Task = task_class(TaskContext(self.store, subjects, trials, options, notes=self.notes))
         self._usable = self.task.usable_trials()  # fails here, naming task and modality, if the file lacks it
         if (target == "clean" or include_clean) and not all(trials[i].has_clean for i in self._usable):
-            raise DataError(f"{self.path}: target='clean' needs the clean/ group in every trial; some lack it")
+            lack = [f"{trials[i].subject_id}/{trials[i].trial_id}" for i in self._usable if not trials[i].has_clean]
+            option = "target='clean'" if target == "clean" else "include_clean=True"
+            raise DataError(f"{self.path}: {option} needs the clean/ group (noise-free targets) in every trial; "
+                            f"missing: clean/ in {len(lack)} of {len(self._usable)} trials ({', '.join(lack[:5])}"
+                            f"{', ...' if len(lack) > 5 else ''}); found: clean/ in {len(self._usable) - len(lack)}")
         self.store.cache = resolve_cache(cache, self.cache_bytes)
         self.subject_ids = [s.subject_id for s in subjects]
         first = trials[self._usable[0]]
@@ -247,23 +272,15 @@ class GaitDataModule(pl.LightningDataModule):
         )
         if not len(self.samples):
             raise DataError(f"{self.path}: task '{self.task_name}' found no complete samples in the usable trials")
-        with_data = sorted({self.subject_ids[i] for i in np.unique(self.samples["subject"])})
-        sample_subject = np.asarray([with_data.index(self.subject_ids[i]) for i in self.samples["subject"]])
-        if hp.split == "subject_kfold":
-            split = subject_kfold(with_data, sample_subject, fold=hp.fold, n_folds=hp.n_folds,
-                                  val_subjects=hp.val_subjects, seed=hp.split_seed)
-        else:
-            split = random_stance(with_data, sample_subject, fold=hp.fold, n_folds=hp.n_folds,
-                                  test_fraction=hp.test_fraction, seed=hp.split_seed)
-        train = subsample(split.train, hp.label_fraction, hp.seed)
-        self.split = Split(train, split.val, split.test, split.train_subjects, split.val_subjects, split.test_subjects)
+        self.split = self._make_split()
+        train = self.split.train
         self.task.fit(self.samples[train])  # what the task learns from data comes from training samples only
         if not self.stats:
             self.stats.update(self._compute_stats(self.samples[train]))
             self._check_stats(train)
         clean = hp.target == "clean"
         memoise = self.store.cache and self._sample_bytes() * len(self.samples) < MEMO_BUDGET_BYTES
-        for name, idx in (("train", train), ("val", split.val), ("test", split.test)):
+        for name, idx in (("train", train), ("val", self.split.val), ("test", self.split.test)):
             self._datasets[name] = WindowDataset(self.task, self.samples[idx], self.stats, clean_target=clean,
                                                  include_clean=hp.include_clean and name == "test",
                                                  memoise=memoise, augment=hp.augment if name == "train" else 0.0,
@@ -279,6 +296,29 @@ class GaitDataModule(pl.LightningDataModule):
         for message in self.notes[self._notes_printed:]:
             print(f"{self.task_name}: note: {message}", file=sys.stderr)
         self._notes_printed = len(self.notes)
+
+    def _make_split(self) -> Split:
+        """The split of `self.samples` the options ask for, with the label subsample applied to training."""
+        hp = self.hparams
+        with_data = sorted({self.subject_ids[i] for i in np.unique(self.samples["subject"])})
+        sample_subject = np.asarray([with_data.index(self.subject_ids[i]) for i in self.samples["subject"]])
+        hint = f" for task '{self.task_name}' in {self.path}"
+        if hp.split == "subject_kfold":
+            split = subject_kfold(with_data, sample_subject, fold=hp.fold, n_folds=hp.n_folds,
+                                  val_subjects=hp.val_subjects, seed=hp.split_seed, task_hint=hint)
+        elif hp.split == "trial":
+            trials = self.task.ctx.trials
+            used = np.unique(self.samples["trial"])
+            keys = [(trials[i].subject_id, trials[i].trial_id) for i in used]
+            split = trial_kfold(keys, np.searchsorted(used, self.samples["trial"]), fold=hp.fold, n_folds=hp.n_folds,
+                                val_subjects=hp.val_subjects, seed=hp.split_seed, task_hint=hint)
+        elif hp.split == "block":
+            split = time_blocks(self.samples, with_data, sample_subject, fold=hp.fold, n_folds=hp.n_folds,
+                                val_subjects=hp.val_subjects)
+        else:
+            split = random_stance(with_data, sample_subject, fold=hp.fold, n_folds=hp.n_folds,
+                                  test_fraction=hp.test_fraction, seed=hp.split_seed, samples=self.samples)
+        return split.replace(train=subsample(split.train, hp.label_fraction, hp.seed))
 
     def cache_bytes(self) -> int:
         """Uncompressed size of every array the task reads from its usable trials: what `cache=True` holds."""
@@ -413,6 +453,11 @@ class GaitDataModule(pl.LightningDataModule):
                 dataset.memo.clear()
 
     # -- conveniences --------------------------------------------------------------------------
+    @property
+    def has_validation(self) -> bool:
+        """Whether the split holds validation samples (`val_subjects 0` keeps none)."""
+        return len(self.dataset("val")) > 0
+
     def dataset(self, split: str) -> WindowDataset:
         if not self._datasets:
             self.setup()

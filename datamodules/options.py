@@ -15,6 +15,8 @@ from typing import Any
 
 from datamodules.errors import DataError
 
+SPLITS = ("subject_kfold", "trial", "block", "random_stance")  # datamodules.splits implements them
+
 
 def is_int(value: Any) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
@@ -51,8 +53,10 @@ def fraction(low_open: bool = True, high_closed: bool = True) -> tuple[str, Call
 DATA_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "fold": int_at_least(0),
     "n_folds": int_at_least(2),
-    "val_subjects": ("a fraction in (0, 1) or a subject count >= 1",
-                     lambda v: (is_number(v) and 0 < v < 1) or (is_number(v) and float(v).is_integer() and v >= 1)),
+    "split": (f"one of {list(SPLITS)}", lambda v: v in SPLITS),
+    "val_subjects": ("0 (no validation set), a fraction in (0, 1) or a count >= 1 (subjects, trials or blocks, "
+                     "as the split counts)",
+                     lambda v: is_number(v) and (0 <= v < 1 or (float(v).is_integer() and v >= 1))),
     "test_fraction": fraction(high_closed=False),
     "split_seed": ("an integer", is_int),
     "seed": ("an integer", is_int),

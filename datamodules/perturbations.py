@@ -287,7 +287,8 @@ class Perturbation:
     def __call__(self, x: np.ndarray, severity: Any, rng: np.random.Generator, **context: Any) -> np.ndarray:
         missing = [k for k in self.needs if k not in context]
         if missing:
-            raise DataError(f"perturbation {self.name}: needs context {missing}")
+            raise DataError(f"perturbation {self.name}: needs context {list(self.needs)}; missing: "
+                            f"{', '.join(missing)}; found: {', '.join(sorted(context)) or 'none'}")
         return self.apply(x, severity, rng, **{k: context[k] for k in self.needs})
 
 

@@ -274,11 +274,11 @@ def test_clean_targets_and_noise_floor_key(fake_file):
 
 
 @pytest.mark.parametrize("task, lacking, named", [
-    ("imu2pressure", dict(pressure=False), r"'imu2pressure' needs pressure/right.*found: pressure/right"),
-    ("imu2grf", dict(grf=False), r"'imu2grf'.*grf/right.*missing: grf/right"),
-    ("landmarks2pressure", dict(pressure=False), r"'landmarks2pressure' needs pressure/<foot>.*found: pressure/right"),
-    ("insole2pose", dict(keypoints=None), r"'insole2pose' needs .*keypoints.*found: keypoints \(e\.g\. S01/T01\)"),
-    ("pretrain", dict(imu_channels=()), r"'pretrain' needs channels .*found: channel TRUNK_acc_x, channel TRUNK_acc_y"),
+    ("imu2pressure", dict(pressure=False), r"'imu2pressure' needs pressure/right.*missing: pressure/right.*; found in S01/T01: imu"),
+    ("imu2grf", dict(grf=False), r"'imu2grf' needs grf/right.*missing: grf/right.*; found in S01/T01: imu \(48 ch\)"),
+    ("landmarks2pressure", dict(pressure=False), r"'landmarks2pressure' needs pressure/<foot>.*missing: pressure/right"),
+    ("insole2pose", dict(keypoints=None), r"'insole2pose' needs .*keypoints.*missing: keypoints \(in 3 trials, e\.g\. S01/T01\)"),
+    ("pretrain", dict(imu_channels=()), r"'pretrain' needs channels .*missing: channel TRUNK_acc_x, channel TRUNK_acc_y"),
 ])
 def test_missing_modality_fails_at_setup_naming_task_and_modality(tmp_path, task, lacking, named):
     path = make_fake_recording(tmp_path / "lacking.h5", n_subjects=3, trials=("walk",), seconds=3.0, **lacking)

@@ -299,7 +299,8 @@ def test_a_suite_whose_cells_all_fail_exits_1_listing_each_with_its_error(tmp_pa
     ("window_stride", 0, "window_stride: expected an integer >= 1 or null, found 0"),
     ("stance_length", 1, "stance_length: expected an integer >= 2, found 1"),
     ("num_workers", -1, "num_workers: expected an integer >= 0, found -1"),
-    ("val_subjects", 0, r"val_subjects: expected a fraction in \(0, 1\) or a subject count >= 1, found 0"),
+    ("val_subjects", -1, r"val_subjects: expected 0 \(no validation set\), a fraction in \(0, 1\) or a count >= 1 "
+                         r"\(subjects, trials or blocks, as the split counts\), found -1"),
     ("cache", "yes", "cache: expected true, false or 'auto', found 'yes'"),
 ])
 def test_datamodule_values_are_checked_with_one_line_naming_the_option(option, value, message):

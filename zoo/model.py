@@ -249,6 +249,26 @@ class ZooModel(pl.LightningModule):
         if not bool(self.stats_ready):
             mean, std = datamodule.target_stats()
             self.set_target_stats(mean, std)
+        if stage == "fit" and getattr(datamodule, "has_validation", True) is False:
+            self._fit_without_validation()
+
+    def _fit_without_validation(self) -> None:
+        """No validation data (`val_subjects 0`): nothing can pick a best epoch or drive a plateau scheduler.
+        Checkpoints monitoring a validation metric keep the last epoch instead, and say so."""
+        from lightning.pytorch.callbacks import ModelCheckpoint
+
+        if self.train_cfg.scheduler == "plateau":
+            raise ZooError(f"model '{self.display_name()}': scheduler 'plateau' steps on val/loss, but the data "
+                           "hold no validation set (val_subjects 0); missing: validation data; use scheduler "
+                           "step, warmup_cosine or none, or keep validation data (val_subjects > 0)")
+        switched = []
+        for callback in self.trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint) and str(callback.monitor or "").startswith("val/"):
+                switched.append(callback.monitor)
+                callback.monitor = None  # with save_top_k 1: the latest epoch replaces the previous one
+        if switched:
+            rank_zero_warn(f"no validation data (val_subjects 0): the checkpoint keeps the last epoch's model "
+                           f"instead of the best {switched[0]} one", category=UserWarning)
 
     def set_target_stats(self, mean: Tensor, std: Tensor) -> None:
         """Target normalisation from the training split (`datamodule.target_stats()`)."""
@@ -493,7 +513,8 @@ def load_network_weights(net: nn.Module, path: str | Path, *, strict_prefix: str
         if missing:
             shown = ", ".join(missing[:6]) + (f" (+{len(missing) - 6} more)" if len(missing) > 6 else "")
             raise ZooError(f"pretrained checkpoint {path}: its {strict_prefix.rstrip('.')} does not fit this "
-                           f"network; missing or differently shaped: {shown}")
+                           f"network; missing or differently shaped: {shown}; found: {len(loaded)} of "
+                           f"{len(own)} weights that fit")
     net.load_state_dict({**own, **loaded})
     if left_new:
         rank_zero_warn(f"pretrained {path}: {len(left_new)} weights stay newly initialised "

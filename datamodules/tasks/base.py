@@ -285,10 +285,27 @@ class Task(ABC):
             else:
                 usable.append(i)
         if not usable:
-            what = "; ".join(f"{m} (e.g. {v[0]})" for m, v in lacking.items()) or "no trials match"
+            if not lacking:  # no trial of the activities at all
+                raise DataError(self._no_activity_message(activities))
+            what = "; ".join(f"{m} (in {len(v)} trial{'s' if len(v) > 1 else ''}, e.g. {v[0]})"
+                             for m, v in lacking.items())
+            first = next(iter(lacking.values()))[0]
+            trial = next(t for t in self.ctx.trials if f"{t.subject_id}/{t.trial_id}" == first)
             acts = f" among activities {list(activities)}" if activities is not None else ""
-            raise DataError(f"{self.ctx.file}: task '{self.name}' needs {self.needs()}{acts}; found: {what}")
+            raise DataError(f"{self.ctx.file}: task '{self.name}' needs {self.needs()}{acts}; missing: {what}; "
+                            f"found in {first}: {trial_contents(trial)}")
         return usable
+
+    def _no_activity_message(self, activities) -> str:
+        counts: dict[str, int] = {}
+        for t in self.ctx.trials:
+            counts[t.activity] = counts.get(t.activity, 0) + 1
+        found = ", ".join(f"{a} ({n} trial{'s' if n > 1 else ''})" for a, n in sorted(counts.items())) or "no trials"
+        given = self.options.get("activities")
+        source = "--data.activities" if given else f"task '{self.name}' uses by default"
+        return (f"{self.ctx.file}: no trial of activities {list(activities)} ({source}); missing: trials with "
+                f"activity {' or '.join(repr(a) for a in activities)}; found: {found}. Choose with "
+                f"--data.activities (e.g. --data.activities '[{next(iter(sorted(counts)), 'walk')}]')")
 
     @abstractmethod
     def needs(self) -> str:
@@ -355,6 +372,22 @@ class Task(ABC):
             # A nearly constant target axis would turn tiny errors into huge normalised losses.
             stats.update(y_mean=y_mean, y_std=np.maximum(y_std, TARGET_STD_FLOOR * y_std.max()))
         return stats
+
+
+def trial_contents(trial: TrialInfo) -> str:
+    """`imu (48 ch), joint_angles (18 ch), grf/right, pressure/left+right 32x16, events/right`: what a trial
+    holds, from its metadata (for "found: ..." in errors)."""
+    def feet(name: str, which: tuple[str, ...], extra: str = "") -> list[str]:
+        return [f"{name}/{'+'.join(which)}{extra}"] if which else []
+
+    parts = [f"imu ({len(trial.imu_channels)} ch)"] if trial.imu_channels else []
+    parts += [f"joint_angles ({len(trial.joint_angle_channels)} ch)"] if trial.joint_angle_channels else []
+    parts += feet("grf", trial.grf_feet) + feet("cop", trial.cop_feet)
+    shape = f" {trial.pressure_shape[0]}x{trial.pressure_shape[1]}" if trial.pressure_shape else ""
+    parts += feet("pressure", trial.pressure_feet, shape)
+    parts += [f"keypoints ({len(trial.keypoint_names)})"] if trial.keypoint_names else []
+    parts += feet("events", trial.event_feet)
+    return ", ".join(parts) or "no datasets"
 
 
 def read_channels(task: Task, row: np.void, channels: tuple[str, ...], start: int, stop: int) -> np.ndarray:

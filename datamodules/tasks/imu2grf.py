@@ -208,9 +208,11 @@ class Imu2Grf(Task):
         held = [t.grf_axes_of(key) for t in self.ctx.trials
                 if (activities is None or t.activity in activities) and t.grf_axes_of(key)]
         if not held:
-            found = sorted({f"grf/{k}" for t in self.ctx.trials for k, _ in t.grf_axes}) or ["no grf"]
+            found = sorted({f"grf/{k}" for t in self.ctx.trials for k, _ in t.grf_axes})
+            if not found:  # no force at all: `usable_trials` says what is missing and what the trials hold
+                return GRF_AXES
             hint = " (use --data.grf_target total)" if f"grf/{GRF_TOTAL}" in found else \
-                " (use --data.grf_target per_foot)" if found != ["no grf"] and key == GRF_TOTAL else ""
+                " (use --data.grf_target per_foot)" if key == GRF_TOTAL else ""
             raise DataError(f"{self.ctx.file}: task '{self.name}' needs grf/{key} (grf_target "
                             f"'{self.options.get('grf_target') or 'per_foot'}'); missing: grf/{key}; "
                             f"found: {', '.join(found)}{hint}")

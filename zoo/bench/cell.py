@@ -108,6 +108,8 @@ def _run_cell(cell: Cell, out_dir: Path, here: Path, threads: int | None) -> dic
         trainer, model, dm = cli.trainer, cli.model, cli.datamodule
         dm.setup()
         record.update(n_params=model.num_parameters(), test_subjects=list(dm.split.test_subjects),
+                      split=dm.split.kind, split_dropped=dm.split.dropped,
+                      **({"test_trials": list(dm.split.test_trials)} if dm.split.test_trials else {}),
                       n_train=len(dm.dataset("train")), n_val=len(dm.dataset("val")), n_test=len(dm.dataset("test")),
                       synthetic=dm.spec.synthetic, dataset_name=dm.spec.dataset, threads=torch_threads(),
                       notes=list(dm.notes))  # the documented fallbacks this cell's data took

@@ -66,10 +66,15 @@ def check_data(cells: list[Cell]) -> list[str]:
             problems.append(f"{where}: {' '.join(str(exc).split())}")
             continue
         ctx = dm.task.ctx
-        subjects = sorted({ctx.trials[i].subject_id for i in dm._usable})
-        if data.get("split", "subject_kfold") == "subject_kfold" and len(subjects) < cell.n_folds:
-            problems.append(f"{where}: folds: expected at most {len(subjects)} (subjects of {dm.path} with data for "
-                            f"task '{cell.task}'), found {cell.n_folds}")
+        split = data.get("split", "subject_kfold")
+        units = {"subject_kfold": ("subjects", {ctx.trials[i].subject_id for i in dm._usable}),
+                 "trial": ("trials", set(dm._usable))}  # block folds cut every trial; random_stance samples
+        if split in units and len(units[split][1]) < cell.n_folds:
+            unit, have = units[split]
+            hint = "; with fewer subjects than folds, use data: {split: trial} or {split: block}" \
+                if unit == "subjects" else "; use data: {split: block}"
+            problems.append(f"{where}: folds: expected at most {len(have)} ({unit} of {dm.path} with data for "
+                            f"task '{cell.task}'), found {cell.n_folds}{hint}")
         dm.store.recording.close()
     return problems
 

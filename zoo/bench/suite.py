@@ -2,9 +2,10 @@
 
     name: quick
     dataset: sim:quick            # a recording file, or sim:PRESET[:SEED]
-    folds: 3                      # subject-wise K; `run_folds: [0, 1]` runs a subset
+    folds: 3                      # K of the split (subjects by default); `run_folds: [0, 1]` runs a subset
+    split_seed: 0                 # seed of the fold assignment: the same folds for every model and seed
     seeds: [0]
-    data: {batch_size: 32}        # GaitDataModule options for every task
+    data: {batch_size: 32}        # GaitDataModule options for every task, e.g. {split: trial, val_subjects: 0}
     trainer: {max_epochs: 10}     # Trainer options for every cell
     oracle: true                  # a noise-floor row per task (needs clean targets)
     wandb: {project: gait-zoo}    # or false

@@ -159,10 +159,10 @@ class Ridge(ClosedFormModel):
         else:
             from lightning.pytorch.utilities import rank_zero_warn
 
-            rank_zero_warn("ridge: no validation data to choose the penalty; used the grid's middle value "
-                           "(1 x mean eigenvalue of the training Gram matrix). Keep validation subjects "
-                           "(val_subjects > 0) to choose it from data.")
             best = scale
+            rank_zero_warn(f"ridge: no validation data to choose the penalty; used {best:.4g}, the grid's middle "
+                           "value (1 x mean eigenvalue of the training Gram matrix). Keep validation data "
+                           "(val_subjects > 0) to choose it from data.", category=UserWarning)
         shrink = (1.0 / (evals + best))[:, None].to(dtype)
         weight = evecs.to(dtype) @ (projected * shrink)
         self.net.weight.copy_(weight.float())
