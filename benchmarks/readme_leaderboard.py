@@ -96,7 +96,10 @@ def render(run_dir: Path, wall_time: str | None = None, command: str = "make ben
         models = sorted({m for (t, m, _) in board if t == task})
         if not models:
             continue
-        metrics = info["metrics"]
+        # only metrics the results hold: a vertical-only GRF run has no r_ap column (not an empty or 0 one)
+        metrics = [m for m in info["metrics"] if any((task, model, m) in board for model in models)]
+        if not metrics:
+            continue
         primary = next((k[2] for k, r in board.items() if k[0] == task and r["is_primary"] == "True"), metrics[0])
         higher = {m: board.get((task, models[0], m), {}).get("higher_is_better") == "True" for m in metrics}
         contenders = [m for m in models if m != ORACLE]

@@ -1,4 +1,4 @@
-"""`zoo data ...`: generate, validate, import recordings and detect gait events.
+"""`zoo data ...`: generate, validate, import and strip recordings and detect gait events.
 
 Each subcommand lives next to the code it drives and exposes `register(subparsers)`; this module
 only collects them, so adding a subcommand never touches the others. The imports are plain: a
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from datamodules import events, importers, validate
+from datamodules import events, importers, strip, validate
 from datamodules.simulator import cli as simulator_cli
 
 SUBCOMMAND_MODULES = (
@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES = (
     validate,       # zoo data validate
     importers,      # zoo data import
     events,         # zoo data events
+    strip,          # zoo data strip
 )
 
 

@@ -130,9 +130,17 @@ class GaitDataModule(pl.LightningDataModule):
         activities: trial activities to use (default: the task's own, e.g. walking for imu2pressure).
         target: `measured` (noisy, as a lab records it) or `clean` (noise-free simulator targets).
         include_clean: also serve `y_clean` (the noise-free target) for the noise-floor row.
+        grf_target: `imu2grf`'s target: `per_foot` (grf/right) or `total` (grf/total, both feet summed, as a
+            treadmill or a single plate gives; no stride metrics then).
+        grf_axes: `imu2grf`'s target axes (a subset of ml, ap, vertical holding vertical); default: the axes
+            every trial holds (a vertical-only file trains on vertical; metrics exist only for those axes).
         window, window_stride: window length and hop for `imu2grf` / `pretrain` (default hop: 50 %).
         stance_length: samples per time-normalised stance for `imu2pressure` (T = 101).
-        frames, frame_stride, pose_stride: `insole2pose` input frames M, the hop between them, and between windows.
+        frames, window_s, pose_stride: `insole2pose` input frames M, the time they span (default 2.73 s: 40
+            frames 7 samples apart at 100 Hz; each trial's hop follows its rate) and the hop between windows.
+        frame_stride: `insole2pose` samples between input frames, instead of `window_s` (same at every rate).
+        body_parts: `insole2pose` keypoint-to-part map of the per-part scores (default: the zoo's map for the
+            keypoints present); printed as a note with the keypoints no part holds.
         landmarks: 16 or 2 landmark sensors for `landmarks2pressure`; `frame_step` keeps every n-th stance frame.
         feet: feet used by `landmarks2pressure`.
         geometry: `landmarks2pressure`'s foot geometry: `subject` (each subject's plantar height map; refused if
@@ -172,12 +180,16 @@ class GaitDataModule(pl.LightningDataModule):
         activities: list[str] | None = None,
         target: str = "measured",
         include_clean: bool = False,
+        grf_target: str = "per_foot",
+        grf_axes: list[str] | None = None,
         window: int = 128,
         window_stride: int | None = None,
         stance_length: int = 101,
         frames: int = 40,
-        frame_stride: int = 7,
+        frame_stride: int | None = None,
+        window_s: float | None = None,
         pose_stride: int | None = None,
+        body_parts: dict[str, list[str]] | None = None,
         landmarks: int = 16,
         frame_step: int = 2,
         feet: list[str] | None = None,
@@ -339,8 +351,9 @@ class GaitDataModule(pl.LightningDataModule):
         if not bad:
             return
         found = self.find_non_finite(train) or f"{self.path}: the training samples hold NaN or Inf"
+        hint = self.task.target_nan_hint if "y_mean" in bad or "y_std" in bad else ""
         raise DataError(f"{found}, so the normalisation statistics ({', '.join(bad)}) of task '{self.task_name}' "
-                        f"are not finite; `zoo data validate {self.path}` lists every such place")
+                        f"are not finite; `zoo data validate {self.path}` lists every such place{hint}")
 
     # -- tracing a bad batch back to the file ---------------------------------------------------
     def describe_rows(self, positions) -> str:
@@ -462,12 +475,11 @@ class GaitDataModule(pl.LightningDataModule):
 
 def _channel_name(trial, dataset: str, index: tuple[int, ...]) -> str:
     """`channel R_FOOT_acc_x`, `cell (3, 4)`, `keypoint heel z`: the element of a dataset at `index`."""
-    from datamodules.naming import GRF_AXES
-
     if not index:
         return ""
     head = dataset.split("/")[0]
-    names = {"imu": trial.imu_channels, "joint_angles": trial.joint_angle_channels, "grf": GRF_AXES,
+    grf_axes = trial.grf_axes_of(dataset.split("/")[-1]) if head == "grf" else ()
+    names = {"imu": trial.imu_channels, "joint_angles": trial.joint_angle_channels, "grf": grf_axes,
              "com": ("x", "y", "z")}.get(head)
     if names is not None and index[0] < len(names):
         return f"channel {names[index[0]]}"

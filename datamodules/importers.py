@@ -10,7 +10,8 @@ Column names (case-sensitive):
   <SEGMENT>_acc_<x|y|z>             accelerometer, e.g. R_FOOT_acc_x (m/s^2, or g)
   <SEGMENT>_gyr_<x|y|z>             gyroscope (rad/s, or deg/s)
   R_HIP_flex ... L_ANKLE_rot        joint angles of datamodules.naming (deg, or rad)
-  grf_<foot>_<ml|ap|vertical>       ground reaction force, all three axes per foot (N, or kN)
+  grf_<foot>_<ml|ap|vertical>       ground reaction force per foot, any subset of the axes (N, or kN);
+                                    <foot> may be `total` (both feet summed: a treadmill, a single plate)
   p_<foot>_r<row>_c<col>            one pressure cell per column, any grid (N/cm^2, kPa, Pa, MPa)
   kp_<name>_<x|y|z>                 keypoint positions (m, cm, mm)
   com_<x|y|z>                       centre of mass position (m, cm, mm)
@@ -76,7 +77,7 @@ COLUMN_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("time", re.compile(r"time")),
     ("imu", re.compile(r"(?P<segment>[A-Z][A-Z0-9_]*)_(?P<sensor>acc|gyr)_(?P<axis>[xyz])")),
     ("joint", re.compile("|".join(JOINT_ANGLE_CHANNELS))),
-    ("grf", re.compile(r"grf_(?P<foot>left|right)_(?P<axis>ml|ap|vertical)")),
+    ("grf", re.compile(r"grf_(?P<foot>left|right|total)_(?P<axis>ml|ap|vertical)")),
     ("pressure", re.compile(r"p_(?P<foot>left|right)_r(?P<row>\d+)_c(?P<col>\d+)")),
     ("keypoint", re.compile(r"kp_(?P<name>.+)_(?P<axis>[xyz])")),
     ("com", re.compile(r"com_(?P<axis>[xyz])")),
@@ -257,6 +258,25 @@ def _rate_from_time(time_s: np.ndarray, declared: float | None, source: str,
     return declared if declared is not None else rate
 
 
+IRREGULAR_STEP = 0.1  # a sample interval this far (relative) from the median one is irregular
+
+
+def time_irregularity(time_s: np.ndarray) -> str | None:
+    """`k of n sample intervals differ from the median ... by more than 10 %` for irregular time stamps
+    (dropped or jittered samples), else None."""
+    step = np.diff(np.asarray(time_s, dtype=np.float64))
+    if not len(step) or not np.isfinite(step).all() or (step <= 0).any():
+        return None  # not a time axis at all: `_rate_from_time` names what is wrong
+    median = float(np.median(step))
+    off = np.abs(step - median) > IRREGULAR_STEP * median
+    if not off.any():
+        return None
+    worst = int(np.argmax(np.abs(step - median)))
+    return (f"column 'time': {int(off.sum())} of {len(step)} sample intervals differ from the median {median:.4g} s "
+            f"by more than {IRREGULAR_STEP:.0%} (largest {step[worst]:.4g} s after sample {worst}); stored at "
+            f"{1 / median:.4g} Hz as if regular")
+
+
 def trial_from_arrays(
     trial_id: str,
     sample_rate_hz: float | None,
@@ -311,6 +331,9 @@ def trial_from_arrays(
         x = convert_units(values, _unit_for(name, unit_kind, units), unit_kind, f"{source}, column '{name}'")
         if kind == "time":
             rate = _rate_from_time(x, sample_rate_hz, source, line_of_row)
+            irregular = time_irregularity(x)
+            if irregular:  # kept in the file, not silently accepted (`zoo data import` also prints it)
+                attrs = {**(attrs or {}), "time_irregularity": irregular}
         elif kind == "imu":
             imu[name] = (x, IMU_UNITS[m["sensor"]])
         elif kind == "joint":
@@ -351,8 +374,8 @@ def trial_from_arrays(
                     tuple(u for _, u in imu.values())) if imu else None,
         joint_angles=Signals(np.stack(list(joints.values()), axis=1), tuple(joints), JOINT_ANGLE_UNIT)
         if joints else None,
-        grf={foot: _axes_block(source, f"GRF of the {foot} foot", by_axis, GRF_AXES)
-             for foot, by_axis in grf.items()},
+        grf={foot: np.stack([by_axis[a] for a in GRF_AXES if a in by_axis], axis=-1) for foot, by_axis in grf.items()},
+        grf_axes={foot: tuple(a for a in GRF_AXES if a in by_axis) for foot, by_axis in grf.items()},
         pressure=frames,
         pressure_cell_size_m=tuple(pressure_cell_size_m) if pressure_cell_size_m is not None else None,
         keypoints=np.stack([_axes_block(source, f"keypoint '{k}'", v, ("x", "y", "z"))
@@ -401,6 +424,7 @@ def resample_trial(trial: TrialData, fs_out: float) -> TrialData:
         imu=signals(trial.imu),
         joint_angles=signals(trial.joint_angles),
         grf={f: resample(v, fs, fs_out) for f, v in trial.grf.items()},
+        grf_axes=dict(trial.grf_axes),
         pressure={f: np.clip(resample(v, fs, fs_out), 0.0, None) for f, v in trial.pressure.items()},
         pressure_cell_size_m=trial.pressure_cell_size_m,
         keypoints=None if trial.keypoints is None else resample(trial.keypoints, fs, fs_out),
@@ -698,6 +722,10 @@ def load_trials(src: TrialSource, sidecar_path: Path, resample_hz: float | None 
             attrs = {}
             if part is not None and "reference_bouts" in part.extras:
                 attrs["reference_bouts"] = np.asarray(part.extras["reference_bouts"], np.int64)
+            if part is not None and "time" in columns:
+                irregular = time_irregularity(columns["time"])
+                if irregular:
+                    notes.append(irregular)
             if notes:
                 attrs["import_notes"] = "\n".join(notes)
             source = part.source if part is not None else str(next(iter(src.frames.values())))

@@ -6,7 +6,7 @@ the simulator read a user's recording: both spell `R_FOOT_gyr_x` the same way.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 FEET = ("left", "right")
 SIDE_PREFIX = {"left": "L", "right": "R"}
@@ -64,6 +64,10 @@ BODY_PARTS = {
 }
 
 GRF_AXES = ("ml", "ap", "vertical")
+# `grf/total`: the force on both feet summed (a treadmill or a single plate); a `grf/<foot>` or `grf/total`
+# dataset may hold any subset of GRF_AXES, in this order, named by its `channels` attribute (format 1.2)
+GRF_TOTAL = "total"
+GRF_KEYS = (*FEET, GRF_TOTAL)
 
 ACTIVITIES = ("walk", "run", "walk_in_place", "backward_walk", "side_walk", "squat", "lunge", "stand")
 ARCH_TYPES = ("low", "normal", "high", "unknown")

@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from datamodules.errors import RecordingError
-from datamodules.naming import FEET, GRF_AXES, JOINT_ANGLE_UNIT, SCHEMA_VERSION
+from datamodules.naming import FEET, GRF_AXES, GRF_KEYS, JOINT_ANGLE_UNIT, SCHEMA_VERSION
 
 # Units each fixed modality must carry (the `units` attribute).
 MODALITY_UNITS = {
@@ -83,7 +83,8 @@ class SubjectInfo:
 class TrialData:
     """One trial: every array shares the time axis `T` at `sample_rate_hz`.
 
-    grf:       foot -> [T, 3] (ml, ap, vertical) in N, force acting on the foot from the ground.
+    grf:       foot -> [T, A] in N, force acting on the foot from the ground, axes `grf_axes[foot]` (default
+               all three, ml, ap, vertical); the key "total" holds both feet summed (treadmill, single plate).
     pressure:  foot -> [T, H, W] in N/cm^2; row 0 at the heel, column 0 at the medial edge.
     keypoints: [T, K, 3] in m, world frame (x forward, y left, z up, ground at z = 0).
     com:       [T, 3] centre-of-mass position in m, world frame.
@@ -102,6 +103,7 @@ class TrialData:
     imu: Signals | None = None
     joint_angles: Signals | None = None
     grf: dict[str, np.ndarray] = field(default_factory=dict)
+    grf_axes: dict[str, tuple[str, ...]] = field(default_factory=dict)  # grf key -> axes (default GRF_AXES)
     pressure: dict[str, np.ndarray] = field(default_factory=dict)
     pressure_cell_size_m: tuple[float, float] | None = None
     keypoints: np.ndarray | None = None
@@ -144,6 +146,13 @@ def trial_path(subject_id: str, trial_id: str) -> str:
 
 def _str_list(values: Iterable[str]) -> np.ndarray:
     return np.array([str(v) for v in values], dtype=h5py.string_dtype())
+
+
+def _grf_axes(ds: h5py.Dataset) -> tuple[str, ...]:
+    """A GRF dataset's axis names: its `channels` attribute (format 1.2), else all three (older files)."""
+    if "channels" in ds.attrs:
+        return tuple(_decode(ds.attrs["channels"]))
+    return GRF_AXES
 
 
 def _decode(value: Any) -> Any:
@@ -292,8 +301,14 @@ class RecordingWriter:
 
     def _write_targets(self, g: h5py.Group, grf, pressure, keypoints, trial: TrialData) -> None:
         for foot, arr in grf.items():
-            self._dataset(g, f"grf/{foot}", np.asarray(arr, np.float32), MODALITY_UNITS["grf"], 4096,
-                          channels=_str_list(GRF_AXES))
+            axes = tuple(trial.grf_axes.get(foot, GRF_AXES))
+            arr = np.asarray(arr, np.float32)
+            if foot not in GRF_KEYS or any(a not in GRF_AXES for a in axes) or arr.ndim != 2 \
+                    or arr.shape[1] != len(axes) or list(axes) != sorted(set(axes), key=GRF_AXES.index):
+                raise RecordingError(
+                    f"{self.path}: {g.name}/grf/{foot}: expected a key from {list(GRF_KEYS)} and [T, A] data with "
+                    f"A distinct axes from {list(GRF_AXES)} in that order; found axes {list(axes)}, shape {arr.shape}")
+            self._dataset(g, f"grf/{foot}", arr, MODALITY_UNITS["grf"], 4096, channels=_str_list(axes))
         if pressure and trial.pressure_cell_size_m is None:
             raise RecordingError(
                 f"{self.path}: {g.name}/pressure: expected pressure_cell_size_m (row, column pitch in m), found None"
@@ -344,10 +359,16 @@ class TrialInfo:
     has_clean: bool
     cop_feet: tuple[str, ...] = ()
     insole_feet: tuple[str, ...] = ()
+    # (grf key, axes) for every `grf/<foot>` and `grf/total` the trial holds (files before 1.2: all three axes)
+    grf_axes: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def path(self) -> str:
         return trial_path(self.subject_id, self.trial_id)
+
+    def grf_axes_of(self, key: str) -> tuple[str, ...]:
+        """The axes `grf/<key>` holds (`key`: a foot or "total"); () when the trial has no such dataset."""
+        return dict(self.grf_axes).get(key, ())
 
 
 class Recording:
@@ -474,6 +495,7 @@ class Recording:
             has_clean="clean" in g,
             cop_feet=tuple(f for f in FEET if f"cop/{f}" in g),
             insole_feet=tuple(f for f in FEET if f"insole/{f}" in g),
+            grf_axes=tuple((k, _grf_axes(g[f"grf/{k}"])) for k in GRF_KEYS if f"grf/{k}" in g),
         )
 
     # -- arrays ----------------------------------------------------------------------------
@@ -505,7 +527,7 @@ class Recording:
             return Signals(ds[()], _decode(ds.attrs["channels"]), units if isinstance(units, tuple) else str(units))
 
         def targets(prefix: h5py.Group) -> tuple[dict, dict, np.ndarray | None]:
-            grf = {f: prefix[f"grf/{f}"][()] for f in FEET if f"grf/{f}" in prefix}
+            grf = {f: prefix[f"grf/{f}"][()] for f in GRF_KEYS if f"grf/{f}" in prefix}
             pressure = {f: prefix[f"pressure/{f}"][()] for f in FEET if f"pressure/{f}" in prefix}
             kp = prefix["keypoints"][()] if "keypoints" in prefix else None
             return grf, pressure, kp
@@ -524,6 +546,7 @@ class Recording:
             imu=signals("imu"),
             joint_angles=signals("joint_angles"),
             grf=grf,
+            grf_axes=dict(info.grf_axes),
             pressure=pressure,
             pressure_cell_size_m=info.pressure_cell_size_m,
             keypoints=keypoints,

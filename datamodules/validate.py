@@ -18,7 +18,16 @@ from typing import Any
 import h5py
 import numpy as np
 
-from datamodules.naming import ARCH_TYPES, FEET, GRF_AXES, IMU_UNITS, JOINT_ANGLE_UNIT, SCHEMA_VERSION, SEXES
+from datamodules.naming import (
+    ARCH_TYPES,
+    FEET,
+    GRF_AXES,
+    GRF_KEYS,
+    IMU_UNITS,
+    JOINT_ANGLE_UNIT,
+    SCHEMA_VERSION,
+    SEXES,
+)
 from datamodules.recording import EVENT_KINDS, MODALITY_UNITS, Recording
 
 # Values are scanned in time blocks of about this size: whole chunks at a time, yet a multi-GB
@@ -254,7 +263,7 @@ def _modality_paths(g: h5py.Group) -> list[str]:
     for name in PER_FOOT_MODALITIES:
         member = _member(g, name)
         if isinstance(member, h5py.Group):
-            paths += [f"{name}/{foot}" for foot in FEET if foot in member]
+            paths += [f"{name}/{foot}" for foot in (GRF_KEYS if name == "grf" else FEET) if foot in member]
     return paths
 
 
@@ -268,7 +277,8 @@ def _member(g: h5py.Group, name: str) -> h5py.HLObject | None:
     return g[name] if name in g else None
 
 
-def _feet(g: h5py.HLObject, what: str) -> tuple[list[Problem], dict[str, h5py.HLObject]]:
+def _feet(g: h5py.HLObject, what: str,
+          keys: tuple[str, ...] = FEET) -> tuple[list[Problem], dict[str, h5py.HLObject]]:
     """The members of a per-foot group by foot, and a problem for each member not named after a foot or
     for a group that holds no foot at all."""
     if not isinstance(g, h5py.Group):
@@ -279,12 +289,12 @@ def _feet(g: h5py.HLObject, what: str) -> tuple[list[Problem], dict[str, h5py.HL
             members[k] = g[k]
         except READ_ERRORS as exc:
             problems.append(_read_problem(f"{g.name}/{k}", exc))
-    problems += [Problem(m.name, f"a member named {_choices(FEET)}", repr(k)) for k, m in members.items()
-                 if k not in FEET]
-    feet = {k: m for k, m in members.items() if k in FEET}
+    problems += [Problem(m.name, f"a member named {_choices(keys)}", repr(k)) for k, m in members.items()
+                 if k not in keys]
+    feet = {k: m for k, m in members.items() if k in keys}
     if not feet:
         found = "only " + ", ".join(repr(k) for k in g) if len(g) else "an empty group"
-        problems.append(Problem(g.name, f"a {what} member for at least one foot ({_choices(FEET)})", found))
+        problems.append(Problem(g.name, f"a {what} member for at least one foot ({_choices(keys)})", found))
     return problems, feet
 
 
@@ -302,7 +312,7 @@ def _check_modalities(g: h5py.HLObject, n: int | None) -> Iterator[Problem]:
         yield from _check_pressure(g["pressure"], n)
     if "keypoints" in g:
         ds = g["keypoints"]
-        yield from _check_array(ds, n, ("K", 3))
+        yield from _check_array(ds, n, ("K", 3), allow_nan=True)  # NaN: the pose was not tracked (format 1.2)
         yield from _check_units(ds, MODALITY_UNITS["keypoints"])
         if isinstance(ds, h5py.Dataset) and ds.ndim == 3:
             yield from _check_names(ds, "names", ds.shape[1], "keypoint")
@@ -351,11 +361,23 @@ SIGNAL_UNIT_RULES: dict[str, Callable[[str], str | None]] = {
 
 
 def _check_grf(g: h5py.HLObject, n: int | None) -> Iterator[Problem]:
-    problems, feet = _feet(g, "grf")
+    """`grf/<foot>` and `grf/total`: `[T, A]` with A distinct axes of GRF_AXES, in that order, named by the
+    `channels` attribute (format 1.2); without it (older files) all three axes."""
+    problems, feet = _feet(g, "grf", GRF_KEYS)
     yield from problems
     for ds in feet.values():
-        yield from _check_array(ds, n, (len(GRF_AXES),))
-        yield from _check_units(ds, MODALITY_UNITS["grf"], channels=GRF_AXES)
+        if not isinstance(ds, h5py.Dataset) or "channels" not in ds.attrs:
+            yield from _check_array(ds, n, (len(GRF_AXES),))
+            yield from _check_units(ds, MODALITY_UNITS["grf"], channels=GRF_AXES)
+            continue
+        axes = _attr(ds, "channels")
+        ordered = [a for a in GRF_AXES if a in axes] if isinstance(axes, tuple) else []
+        if not isinstance(axes, tuple) or not axes or list(axes) != ordered:
+            yield Problem(ds.name, f"attribute channels = distinct axes from {list(GRF_AXES)}, in that order",
+                          _show(axes))
+            continue
+        yield from _check_array(ds, n, (len(axes),))
+        yield from _check_units(ds, MODALITY_UNITS["grf"], channels=axes)
 
 
 def _check_pressure(g: h5py.HLObject, n: int | None) -> Iterator[Problem]:
@@ -444,6 +466,7 @@ def _check_array(
     *,
     time_axis: bool = True,
     nonnegative: bool = False,
+    allow_nan: bool = False,
 ) -> Iterator[Problem]:
     """Type, shape, time alignment and finiteness: the rules every array dataset shares.
 
@@ -462,17 +485,18 @@ def _check_array(
     elif time_axis and n is not None and ds.shape[0] != n:
         yield Problem(ds.name, f"{n} samples along axis 0 (trial n_samples)", str(ds.shape[0]))
     if ds.dtype.kind == "f":
-        yield from _check_values(ds, nonnegative=nonnegative, unit="sample" if time_axis else "row")
+        yield from _check_values(ds, nonnegative=nonnegative, unit="sample" if time_axis else "row",
+                                 allow_nan=allow_nan)
 
 
-def _check_values(ds: h5py.Dataset, *, nonnegative: bool, unit: str) -> Iterator[Problem]:
+def _check_values(ds: h5py.Dataset, *, nonnegative: bool, unit: str, allow_nan: bool = False) -> Iterator[Problem]:
     """NaN/Inf, and negative values where forbidden, read one block along axis 0 at a time."""
     n_nan = n_inf = n_negative = 0
     first_bad: int | None = None
     minimum = np.inf
     try:
         for start, block in _blocks(ds):
-            finite = np.isfinite(block)
+            finite = ~np.isinf(block) if allow_nan else np.isfinite(block)
             if not finite.all():
                 n_nan += int(np.count_nonzero(np.isnan(block)))
                 n_inf += int(np.count_nonzero(np.isinf(block)))
@@ -486,8 +510,9 @@ def _check_values(ds: h5py.Dataset, *, nonnegative: bool, unit: str) -> Iterator
     except OSError as exc:
         yield Problem(ds.name, "readable data", f"a read error ({exc})")
         return
-    if n_nan or n_inf:
-        yield Problem(ds.name, "finite values", f"{n_nan} NaN and {n_inf} Inf (first at {unit} {first_bad})")
+    if n_inf or (n_nan and not allow_nan):
+        expected = "no Inf (NaN marks an untracked frame)" if allow_nan else "finite values"
+        yield Problem(ds.name, expected, f"{n_nan} NaN and {n_inf} Inf (first at {unit} {first_bad})")
     if n_negative:
         yield Problem(ds.name, "values >= 0", f"{n_negative} negative (min {minimum:g})")
 
@@ -572,7 +597,8 @@ def summarize(path: str | os.PathLike) -> str:
         has_com = any(rec.has(t.subject_id, t.trial_id, "com") for t in trials)
     imu = {c for t in trials for c in t.imu_channels}
     angles = {c for t in trials for c in t.joint_angle_channels}
-    grf_feet = [f for f in FEET if any(f in t.grf_feet for t in trials)]
+    grf_feet = [f"{k} {'/'.join(a)}" if a != GRF_AXES else k
+                for k, a in dict.fromkeys((k, a) for t in trials for k, a in t.grf_axes)]
     grids = sorted({t.pressure_shape for t in trials if t.pressure_shape})
     keypoints = sorted({len(t.keypoint_names) for t in trials if t.keypoint_names})
     cop_feet = [f for f in FEET if any(f in t.cop_feet for t in trials)]

@@ -90,10 +90,6 @@ def test_trial_from_arrays_converts_units_and_builds_every_modality():
     [
         ({"R_FOOT_gyr_y": np.zeros(3), "foo": np.zeros(3)}, "column 'foo': expected a name of the form"),
         (
-            {"grf_left_vertical": np.zeros(3)},
-            r"GRF of the left foot: expected the axes \['ml', 'ap', 'vertical'\]",
-        ),
-        (
             {"p_right_r0_c0": np.zeros(3), "p_right_r1_c1": np.zeros(3)},
             r"2 x 2: expected every cell column, missing",
         ),

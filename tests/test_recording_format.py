@@ -165,7 +165,7 @@ CASES: dict[str, tuple[Mutation, list[str]]] = {
     "grf in kN": (set_attr(f"{T}/grf/right", "units", "kN"), [f"{T}/grf/right: expected units 'N', found 'kN'"]),
     "grf foot name": (
         create(f"{T}/grf/middle", np.zeros((N, 3), np.float32), units="N"),
-        [f"{T}/grf/middle: expected a member named one of 'left', 'right', found 'middle'"]),
+        [f"{T}/grf/middle: expected a member named one of 'left', 'right', 'total', found 'middle'"]),
     "pressure negative": (
         set_values(f"{T}/pressure/left", (slice(40, 42), 0, 0), [-0.5, -0.25]),
         [f"{T}/pressure/left: expected values >= 0, found 2 negative (min -0.5)"]),
@@ -244,7 +244,7 @@ CASES: dict[str, tuple[Mutation, list[str]]] = {
         [f"{T}/keypoints: expected a dataset (the measured counterpart of {T}/clean/keypoints), found nothing"]),
     "grf group without a foot": (
         lambda f: (f.__delitem__(f"{T}/grf/left"), f.__delitem__(f"{T}/grf/right")),
-        [f"{T}/grf: expected a grf member for at least one foot (one of 'left', 'right'), found an empty group",
+        [f"{T}/grf: expected a grf member for at least one foot (one of 'left', 'right', 'total'), found an empty group",
          f"{T}/grf/left: expected a dataset (the measured counterpart of {T}/clean/grf/left), found nothing",
          f"{T}/grf/right: expected a dataset (the measured counterpart of {T}/clean/grf/right), found nothing"]),
     "pressure group with only a stray member": (
@@ -617,4 +617,4 @@ def test_zoo_data_fails_loudly_when_a_subcommand_module_is_missing(monkeypatch: 
             cli.build_parser()
     importlib.reload(cli)
     commands = cli.build_parser()._subparsers._group_actions[0].choices
-    assert sorted(commands) == ["events", "generate", "import", "validate"]
+    assert sorted(commands) == ["events", "generate", "import", "strip", "validate"]

@@ -8,7 +8,7 @@
     zoo list [PATTERN]                  registered models, their tasks, presets and sizes
     zoo bench SUITE.yaml [--out DIR]    run a benchmark suite; `zoo bench merge DIR...`
     zoo tune [--n-trials N] [zoo fit options]   hyperparameter search with Optuna (see `zoo tune --help`)
-    zoo data generate|validate|import|events ...
+    zoo data generate|validate|import|events|strip ...
 """
 
 from __future__ import annotations

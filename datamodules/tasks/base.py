@@ -137,6 +137,8 @@ class Task(ABC):
     clinical_entries: ClassVar[tuple[str, ...]] = ("strides", "map_strides")
     # which perturbations of `datamodules.perturbations` apply to the input ("imu", "landmarks", "insole")
     perturbation_kind: ClassVar[str | None] = None
+    # appended to the error that names NaN/Inf in the training targets (what the user should do instead)
+    target_nan_hint: ClassVar[str] = ""
     # what the README leaderboard shows: these metrics (primary first), beside the paper's figures
     readme_metrics: ClassVar[tuple[str, ...]] = ()
     reference: ClassVar[PaperReference | None] = None

@@ -1,4 +1,9 @@
-"""`imu2grf` and `pretrain` (Tan 2024): 128-sample IMU windows, 50 % overlap -> right-foot GRF in BW."""
+"""`imu2grf` and `pretrain` (Tan 2024): 128-sample IMU windows, 50 % overlap -> right-foot GRF in BW.
+
+Real force data are often partial: a treadmill or a single plate gives the force on both feet summed
+(`grf/total`, `grf_target="total"`), an insole or a 1-D plate gives the vertical axis only. The target is
+whatever axes the file holds (or `grf_axes`), and metrics exist only for those axes.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from datamodules.errors import DataError
-from datamodules.naming import AXES, GRF_AXES, IMU_CHANNELS_48, IMU_SEGMENTS, imu_channel
+from datamodules.naming import AXES, GRF_AXES, GRF_TOTAL, IMU_CHANNELS_48, IMU_SEGMENTS, imu_channel
 from datamodules.recording import SubjectInfo, TrialInfo
 from datamodules.tasks import register_task
 from datamodules.tasks.base import (
@@ -25,6 +30,8 @@ from datamodules.tasks.spec import DataSpec
 from datamodules.tasks.stride_info import STRIDE_GRF_INFO
 
 FOOT = "right"
+# `grf_target` -> the `grf/<key>` dataset it reads
+GRF_TARGETS = {"per_foot": FOOT, "total": GRF_TOTAL}
 STATIC_ACC_STD = 0.2  # m/s^2: Tan 2024 drops windows whose mean accelerometer std is below this
 
 
@@ -76,6 +83,9 @@ class Imu2Grf(Task):
     clinical_metrics = frozenset(STRIDE_GRF_INFO)
     primary_metric = "r_vertical"
     primary_entry = "grf"
+    # documented choice: NaN targets are refused (not masked out of the loss); an axis not measured is left out
+    target_nan_hint = ("; a force axis the lab did not measure is left out of the file (or of --data.grf_axes), "
+                       "not filled with NaN")
     readme_metrics = ("r_vertical", "rmse_vertical", "rrmse_vertical", "r_ap")
     reference = PaperReference(
         model="ssl_transformer",
@@ -95,7 +105,11 @@ class Imu2Grf(Task):
         from zoo.metrics.grf import SubjectGRFMetrics
         from zoo.metrics.stride import StrideGRFMetrics
 
-        return {"grf": SubjectGRFMetrics(), "strides": StrideGRFMetrics(tuple(spec.target_names))}
+        axes = tuple(spec.target_names) or GRF_AXES
+        metrics: dict[str, Any] = {"grf": SubjectGRFMetrics(axes)}
+        if spec.get("grf_target", "per_foot") != "total":  # stride quantities are per foot (see docs/tasks.md)
+            metrics["strides"] = StrideGRFMetrics(axes)
+        return metrics
 
     @classmethod
     def update_metrics(cls, metrics, pred, target, batch, extras) -> None:
@@ -140,7 +154,24 @@ class Imu2Grf(Task):
 
     @property
     def channels(self) -> tuple[str, ...]:
-        return tuple(self.options.get("channels") or imu_subset_channels(self.options.get("imus")))
+        """`channels`, else the 48-channel order restricted to `imus`; with neither, the channels of that
+        order every trial holds (e.g. a 2-axis accelerometer), said in a note."""
+        if self.options.get("channels") or self.options.get("imus"):
+            return tuple(self.options.get("channels") or imu_subset_channels(self.options.get("imus")))
+        if getattr(self, "_channels", None) is None:
+            self._channels = self._default_channels()
+        return self._channels
+
+    def _default_channels(self) -> tuple[str, ...]:
+        activities = self.options.get("activities") or self.default_activities
+        held = [set(t.imu_channels) | set(t.joint_angle_channels) for t in self.ctx.trials
+                if activities is None or t.activity in activities]
+        common = tuple(c for c in IMU_CHANNELS_48 if held and all(c in h for h in held))
+        if not common or common == IMU_CHANNELS_48:
+            return IMU_CHANNELS_48  # all there, or none: `missing` names what is lacking
+        self.note(f"the file holds {len(common)} of the 48 default IMU channels; using "
+                  f"{list(common)} (set --data.channels or --data.imus to choose)")
+        return common
 
     @property
     def window(self) -> int:
@@ -150,18 +181,69 @@ class Imu2Grf(Task):
     def stride(self) -> int:
         return int(self.options.get("window_stride") or self.window // 2)
 
+    @property
+    def grf_key(self) -> str:
+        """`right` (`grf_target: per_foot`) or `total` (both feet summed)."""
+        target = self.options.get("grf_target") or "per_foot"
+        if target not in GRF_TARGETS:
+            raise DataError(f"grf_target: expected one of {list(GRF_TARGETS)}, found '{target}'")
+        return GRF_TARGETS[target]
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        """The GRF axes served as the target: `grf_axes`, else those every trial with the target holds."""
+        if getattr(self, "_axes", None) is None:
+            self._axes = self._resolve_axes()
+        return self._axes
+
+    def _resolve_axes(self) -> tuple[str, ...]:
+        key, requested = self.grf_key, self.options.get("grf_axes")
+        if requested:
+            requested = [requested] if isinstance(requested, str) else list(requested)
+            if any(a not in GRF_AXES for a in requested) or "vertical" not in requested:
+                raise DataError(f"grf_axes: expected axes from {list(GRF_AXES)} including 'vertical' (stance "
+                                f"samples are found on it), found {requested}")
+            return tuple(a for a in GRF_AXES if a in requested)
+        activities = self.options.get("activities") or self.default_activities
+        held = [t.grf_axes_of(key) for t in self.ctx.trials
+                if (activities is None or t.activity in activities) and t.grf_axes_of(key)]
+        if not held:
+            found = sorted({f"grf/{k}" for t in self.ctx.trials for k, _ in t.grf_axes})
+            if not found:  # no force at all: `usable_trials` says what is missing and what the trials hold
+                return GRF_AXES
+            hint = " (use --data.grf_target total)" if f"grf/{GRF_TOTAL}" in found else \
+                " (use --data.grf_target per_foot)" if key == GRF_TOTAL else ""
+            raise DataError(f"{self.ctx.file}: task '{self.name}' needs grf/{key} (grf_target "
+                            f"'{self.options.get('grf_target') or 'per_foot'}'); missing: grf/{key}; "
+                            f"found: {', '.join(found)}{hint}")
+        common = tuple(a for a in GRF_AXES if all(a in h for h in held))
+        if "vertical" not in common:
+            raise DataError(f"{self.ctx.file}: task '{self.name}' needs the vertical axis of grf/{key} in every "
+                            f"trial; missing: vertical; found: {sorted({'/'.join(h) for h in held})}")
+        if common != GRF_AXES:
+            extra = sorted({a for h in held for a in h} - set(common))
+            dropped = f"; axes {extra} held by only some trials are left out" if extra else ""
+            self.note(f"target grf/{key} axes {list(common)} (what the file holds{dropped}); no metric is "
+                      f"reported for {[a for a in GRF_AXES if a not in common]}")
+        return common
+
     def needs(self) -> str:
-        return f"grf/{FOOT} and channels {list(self.channels)}"
+        return f"grf/{self.grf_key} (axes {list(self.axes)}) and channels {list(self.channels)}"
 
     def missing(self, trial: TrialInfo, subject: SubjectInfo) -> list[str]:
-        miss = [] if FOOT in trial.grf_feet else [f"grf/{FOOT}"]
+        held = trial.grf_axes_of(self.grf_key)
+        if not held:
+            miss = [f"grf/{self.grf_key}"]
+        else:
+            lacking = [a for a in self.axes if a not in held]
+            miss = [f"grf/{self.grf_key} axes {', '.join(lacking)}"] if lacking else []
         return miss + [f"channel {c}" for c in missing_channels(trial, self.channels)]
 
     def input_arrays(self, trial: TrialInfo) -> list[str]:
         return channel_arrays(trial, self.channels)
 
     def target_arrays(self, trial: TrialInfo) -> list[str]:
-        return [f"grf/{FOOT}"]
+        return [f"grf/{self.grf_key}"]
 
     def index(self, trial_index: int, subject_index: int) -> np.ndarray:
         starts = window_starts(self.ctx.trials[trial_index].n_samples, self.window, self.stride)
@@ -170,13 +252,39 @@ class Imu2Grf(Task):
     def load(self, row: np.void, clean: bool = False) -> dict[str, np.ndarray]:
         start, stop = int(row["start"]), int(row["stop"])
         x = read_channels(self, row, self.channels, start, stop)
-        grf = self.read(row, f"grf/{FOOT}", start, stop, clean=clean) / self.body_weight(row)
-        return {"x": x.T.copy(), "y": grf.T.astype(np.float32)}
+        held = self.trial(row).grf_axes_of(self.grf_key)
+        grf = self.read(row, f"grf/{self.grf_key}", start, stop, clean=clean)[:, [held.index(a) for a in self.axes]]
+        return {"x": x.T.copy(), "y": (grf / self.body_weight(row)).T.astype(np.float32)}
+
+    def stats(self, samples) -> dict[str, np.ndarray]:
+        """As every task, but an axis constant over all training samples (a force axis the lab did not
+        measure, filled with zeros) is refused: it would be reported as a perfect score."""
+        lo = hi = None
+
+        def watch(it):
+            nonlocal lo, hi
+            for sample in it:
+                if "y" in sample:  # `pretrain` (a subclass) has no target
+                    y = np.asarray(sample["y"], np.float64)
+                    lo = y.min(axis=1) if lo is None else np.minimum(lo, y.min(axis=1))
+                    hi = y.max(axis=1) if hi is None else np.maximum(hi, y.max(axis=1))
+                yield sample
+
+        stats = super().stats(watch(samples))
+        if lo is not None:
+            constant = [a for a, low, high in zip(self.axes, lo, hi) if np.isfinite(high - low) and high - low < 1e-6]
+            if constant:
+                raise DataError(f"{self.ctx.file}: grf/{self.grf_key} axes {constant} are constant "
+                                f"({[float(v) for a, v in zip(self.axes, lo) if a in constant]} BW) in every training "
+                                f"sample: a force axis the lab did not measure is left out of the file (or of "
+                                f"--data.grf_axes), not filled with zeros; found: constant {', '.join(constant)}")
+        return stats
 
     def spec(self) -> dict[str, Any]:
         return {
             "input_channels": list(self.channels),
             "input_shape": [len(self.channels), self.window],
-            "target_shape": [3, self.window],
-            "target_names": list(GRF_AXES),
+            "target_shape": [len(self.axes), self.window],
+            "target_names": list(self.axes),
+            "grf_target": self.options.get("grf_target") or "per_foot",
         }

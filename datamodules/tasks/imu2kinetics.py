@@ -242,7 +242,9 @@ class Imu2Kinetics(Task):
 
     def missing(self, trial: TrialInfo, subject: SubjectInfo) -> list[str]:
         miss = [] if FOOT in trial.pressure_feet else [f"pressure/{FOOT}"]
-        miss += [] if FOOT in trial.grf_feet else [f"grf/{FOOT}"]
+        held = trial.grf_axes_of(FOOT)
+        lacking = [a for a in GRF_AXES if a not in held]
+        miss += [f"grf/{FOOT}"] if not held else [f"grf/{FOOT} axes {', '.join(lacking)}"] if lacking else []
         return miss + [f"channel {c}" for c in missing_channels(trial, self.channels)]
 
     def input_arrays(self, trial: TrialInfo) -> list[str]:

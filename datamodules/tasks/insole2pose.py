@@ -1,4 +1,10 @@
-"""`insole2pose` (Han, smart insole): M frames of both insoles -> 3D keypoints at the centre frame."""
+"""`insole2pose` (Han, smart insole): M frames of both insoles -> 3D keypoints at the centre frame.
+
+The M frames cover a time span, not a sample count: `window_s` (default 2.73 s, the paper setting's 40
+frames 7 samples apart at 100 Hz) gives each trial its own frame hop, so 8 Hz and 100 Hz insoles see the
+same span; a window that cannot hold M frames at a trial's rate is refused. Mixed rates, pose frames
+without keypoints (NaN) and keypoints outside every body part are reported as notes, never silently.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,9 @@ from datamodules.tasks import register_task
 from datamodules.tasks.base import DEFAULT_GRID, INSOLE_TO_POSE, PaperReference, Task, make_samples
 from datamodules.tasks.spec import DataSpec
 
+DEFAULT_FRAMES, DEFAULT_FRAME_STRIDE, DEFAULT_RATE_HZ = 40, 7, 100.0
+# the default window: 40 frames 7 samples apart at 100 Hz (2.73 s; Han et al.: 40 frames at 14 Hz, 2.8 s)
+DEFAULT_WINDOW_S = (DEFAULT_FRAMES - 1) * DEFAULT_FRAME_STRIDE / DEFAULT_RATE_HZ
 PELVIS = ("left_hip", "right_hip")
 SHOULDERS = ("left_shoulder", "right_shoulder")
 
@@ -63,7 +72,9 @@ class Insole2Pose(Task):
     def metrics(cls, spec: DataSpec) -> dict[str, Any]:
         from zoo.metrics.pose import MPJPE
 
-        return {"mpjpe": MPJPE(tuple(spec.keypoint_names or KEYPOINTS_19))}
+        parts = spec.get("body_parts")
+        return {"mpjpe": MPJPE(tuple(spec.keypoint_names or KEYPOINTS_19),
+                               {k: tuple(v) for k, v in parts.items()} if parts is not None else None)}
 
     @classmethod
     def example_figure(cls, examples: Mapping[str, np.ndarray], title: str):
@@ -74,8 +85,8 @@ class Insole2Pose(Task):
 
     @classmethod
     def planned_samples(cls, trial_seconds: list[float], sample_rate_hz: float, options: Mapping[str, Any]) -> int:
-        stride = int(options.get("frame_stride", 7))
-        span = (int(options.get("frames", 40)) - 1) * stride + 1
+        stride = frame_stride_at(options, sample_rate_hz)
+        span = (int(options.get("frames", DEFAULT_FRAMES)) - 1) * stride + 1
         step = int(options.get("pose_stride") or stride)
         return sum(max(0, int((d * sample_rate_hz - span) // step) + 1) for d in trial_seconds)
 
@@ -93,13 +104,12 @@ class Insole2Pose(Task):
     def frames(self) -> int:
         return int(self.options["frames"])
 
-    @property
-    def frame_stride(self) -> int:
-        return int(self.options["frame_stride"])
+    def frame_stride(self, trial: TrialInfo) -> int:
+        """Samples between two input frames in `trial` (from `window_s` and its rate, or `frame_stride`)."""
+        return frame_stride_at(self.options, trial.sample_rate_hz, self.ctx.file)
 
-    @property
-    def span(self) -> int:
-        return (self.frames - 1) * self.frame_stride + 1
+    def span(self, trial: TrialInfo) -> int:
+        return (self.frames - 1) * self.frame_stride(trial) + 1
 
     def needs(self) -> str:
         return "pressure/left, pressure/right and keypoints (with hips and shoulders)"
@@ -123,16 +133,60 @@ class Insole2Pose(Task):
     def target_arrays(self, trial: TrialInfo) -> list[str]:
         return ["keypoints"]
 
+    def usable_trials(self) -> list[int]:
+        usable = super().usable_trials()
+        if not getattr(self, "_reported", False):
+            self._reported = True
+            self._report_rates([self.ctx.trials[i] for i in usable])
+        return usable
+
+    def _report_rates(self, trials: list[TrialInfo]) -> None:
+        """Say what window each rate gets, and name trials at another rate than the rest."""
+        by_rate: dict[float, list[str]] = {}
+        for t in trials:
+            by_rate.setdefault(t.sample_rate_hz, []).append(f"{t.subject_id}/{t.trial_id}")
+        windows = []
+        for rate in sorted(by_rate):
+            stride = frame_stride_at(self.options, rate, self.ctx.file)
+            windows.append(f"{rate:g} Hz: frame_stride {stride}, {self.frames} frames span "
+                           f"{(self.frames - 1) * stride / rate:.2f} s")
+        how = (f"window_s {self.options['window_s']:g} s" if self.options.get("window_s")
+               else f"frame_stride {self.options['frame_stride']}" if self.options.get("frame_stride")
+               else f"window_s {DEFAULT_WINDOW_S:g} s (default)")
+        self.note(f"{how} -> " + "; ".join(windows))
+        if len(by_rate) > 1:
+            listed = "; ".join(f"{rate:g} Hz: {', '.join(ids[:4])}{' ...' if len(ids) > 4 else ''} ({len(ids)})"
+                               for rate, ids in sorted(by_rate.items()))
+            self.note(f"trials at mixed sample rates ({listed}); each keeps its own rate, the window "
+                      "spans the same time only with window_s")
+
+    def _missing_pose(self, trial: TrialInfo) -> np.ndarray:
+        """`[T]` True where the pose has no (finite) keypoints; the runs are reported once per trial."""
+        kp = np.asarray(self.ctx.store.read(trial.subject_id, trial.trial_id, "keypoints"))
+        missing = ~np.isfinite(kp).reshape(len(kp), -1).all(axis=1)
+        if missing.any():
+            edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
+            runs = np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1], axis=1)
+            longest = runs[np.argmax(runs[:, 1] - runs[:, 0])]
+            self.note(f"{trial.subject_id}/{trial.trial_id}: {int(missing.sum())} of {len(kp)} pose "
+                      f"frames lack keypoints (NaN) in {len(runs)} run(s), longest {int(longest[1] - longest[0] + 1)} "
+                      f"frames (samples {int(longest[0])}..{int(longest[1])}); windows centred on them are left out")
+        return missing
+
     def index(self, trial_index: int, subject_index: int) -> np.ndarray:
-        n = self.ctx.trials[trial_index].n_samples
-        step = int(self.options.get("pose_stride") or self.frame_stride)
-        starts = np.arange(0, n - self.span + 1, step, dtype=np.int64) if n >= self.span else np.zeros(0, int)
-        return make_samples(subject_index, trial_index, starts, starts + self.span, "right")
+        trial = self.ctx.trials[trial_index]
+        n, stride, span = trial.n_samples, self.frame_stride(trial), self.span(trial)
+        step = int(self.options.get("pose_stride") or stride)
+        starts = np.arange(0, n - span + 1, step, dtype=np.int64) if n >= span else np.zeros(0, int)
+        missing = self._missing_pose(trial)
+        starts = starts[~missing[starts + (self.frames // 2) * stride]] if len(starts) else starts
+        return make_samples(subject_index, trial_index, starts, starts + span, "right")
 
     def load(self, row: np.void, clean: bool = False) -> dict[str, np.ndarray]:
         start, stop = int(row["start"]), int(row["stop"])
-        feet = [self.read(row, f"pressure/{f}", start, stop)[:: self.frame_stride] for f in ("left", "right")]
-        centre = start + (self.frames // 2) * self.frame_stride
+        stride = self.frame_stride(self.trial(row))
+        feet = [self.read(row, f"pressure/{f}", start, stop)[::stride] for f in ("left", "right")]
+        centre = start + (self.frames // 2) * stride
         kp = self.read(row, "keypoints", centre, centre + 1, clean=clean)[0]
         activities = self.options["activity_names"]
         return {
@@ -140,6 +194,28 @@ class Insole2Pose(Task):
             "y": normalise_pose(kp, self.trial(row).keypoint_names).astype(np.float32),
             "activity": np.int64(activities.index(self.trial(row).activity)),
         }
+
+    def body_parts(self, names: tuple[str, ...]) -> dict[str, list[str]]:
+        """The keypoint-to-part map of the per-part scores: `body_parts`, else the zoo's map restricted to
+        these keypoints; printed as a note, with the keypoints no part holds."""
+        given = self.options.get("body_parts")
+        if given is not None:
+            if not isinstance(given, Mapping) or not all(isinstance(v, (list, tuple)) for v in given.values()):
+                raise DataError(f"body_parts: expected a mapping part -> list of keypoint names, found {given!r}")
+            unknown = sorted({k for v in given.values() for k in v} - set(names))
+            if unknown:
+                raise DataError(f"body_parts: every keypoint must be in the file; missing: {unknown}; "
+                                f"found: {list(names)}")
+            parts = {str(p): [str(k) for k in v] for p, v in given.items() if v}
+        else:
+            parts = {p: [k for k in ks if k in names] for p, ks in BODY_PARTS.items()}
+            parts = {p: ks for p, ks in parts.items() if ks}
+        loose = [k for k in names if not any(k in ks for ks in parts.values())]
+        text = "; ".join(f"{p}: {', '.join(ks)}" for p, ks in parts.items()) or "none"
+        origin = "body_parts" if given is not None else "the zoo's default map (set --data.body_parts to change)"
+        self.note(f"per-part scores from {origin}: {text}"
+                  + (f"; keypoints in no part (scored in mpjpe_cm only): {', '.join(loose)}" if loose else ""))
+        return parts
 
     def spec(self) -> dict[str, Any]:
         t = self.ctx.trials[self.usable_trials()[0]]
@@ -149,4 +225,27 @@ class Insole2Pose(Task):
             "target_shape": [len(t.keypoint_names), 3],
             "keypoint_names": list(t.keypoint_names),
             "frames": self.frames,
+            "body_parts": self.body_parts(t.keypoint_names),
         }
+
+
+def frame_stride_at(options: Mapping[str, Any], rate_hz: float, where: str = "insole2pose") -> int:
+    """Samples between input frames at `rate_hz`: `frame_stride` if set, else `window_s` (default
+    DEFAULT_WINDOW_S) over `frames - 1` hops, rounded. A window too short for `frames` samples is refused."""
+    frames = int(options.get("frames") or DEFAULT_FRAMES)
+    window_s, stride = options.get("window_s"), options.get("frame_stride")
+    if window_s is not None and stride is not None:
+        raise DataError(f"{where}: set one of window_s and frame_stride; found window_s={window_s}, "
+                        f"frame_stride={stride}")
+    if stride is not None:
+        return int(stride)
+    seconds = float(window_s if window_s is not None else DEFAULT_WINDOW_S)
+    if frames == 1:
+        return 1
+    need_s = (frames - 1) / rate_hz
+    if seconds + 0.5 / rate_hz < need_s:
+        origin = "window_s" if window_s is not None else f"the default window_s {DEFAULT_WINDOW_S:g}"
+        raise DataError(f"{where}: {frames} frames at {rate_hz:g} Hz span at least {need_s:.2f} s (frame_stride 1), "
+                        f"longer than {origin} ({seconds:g} s); set --data.window_s >= {need_s:.2f} or "
+                        f"--data.frames <= {int(seconds * rate_hz) + 1}")
+    return max(1, round(seconds * rate_hz / (frames - 1)))

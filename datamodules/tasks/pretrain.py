@@ -80,7 +80,5 @@ class Pretrain(Imu2Grf):
         return {"x": read_channels(self, row, self.channels, int(row["start"]), int(row["stop"])).T.copy()}
 
     def spec(self) -> dict[str, Any]:
-        spec = super().spec()
-        spec["target_shape"] = spec["input_shape"]
-        spec.pop("target_names")
-        return spec
+        shape = [len(self.channels), self.window]  # no GRF: the target is the input
+        return {"input_channels": list(self.channels), "input_shape": shape, "target_shape": shape}
