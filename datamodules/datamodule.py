@@ -353,7 +353,10 @@ class GaitDataModule(pl.LightningDataModule):
 
     # -- statistics travel with the checkpoint ------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"stats": {k: v.tolist() for k, v in self.stats.items()}, "data_spec": self.data_spec}
+        state = {"stats": {k: v.tolist() for k, v in self.stats.items()}, "data_spec": self.data_spec}
+        if self.split is not None:  # who the model learnt from (`zoo export` puts it in the sidecar)
+            state["train_subjects"] = [str(s) for s in self.split.train_subjects]
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         # Update in place: datasets already built hold a reference to this dict; their memos are stale.
