@@ -27,6 +27,11 @@ class PoseMLPNet(nn.Module):
                  hidden: int = 128, depth: int = 2, dropout: float = 0.1) -> None:
         super().__init__()
         self.pooled = tuple(min(p, n) for p, n in zip(pool, input_shape[1:]))
+        # Even bins: plain average pooling, the same numbers as adaptive pooling, and exportable to ONNX
+        # (the dynamo exporter has no translation of aten._adaptive_avg_pool3d).
+        sizes = tuple(input_shape[1:])
+        self.kernel = tuple(n // p for p, n in zip(self.pooled, sizes)) \
+            if all(n % p == 0 for p, n in zip(self.pooled, sizes)) else None
         self.target_shape = tuple(target_shape)
         width = input_shape[0] * math.prod(self.pooled)
         layers: list[nn.Module] = []
@@ -37,7 +42,8 @@ class PoseMLPNet(nn.Module):
         self.mlp = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.mlp(F.adaptive_avg_pool3d(x, self.pooled).flatten(1)).unflatten(1, self.target_shape)
+        pooled = F.avg_pool3d(x, self.kernel) if self.kernel else F.adaptive_avg_pool3d(x, self.pooled)
+        return self.mlp(pooled.flatten(1)).unflatten(1, self.target_shape)
 
 
 @register_model("pose_mlp")
