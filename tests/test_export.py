@@ -48,12 +48,12 @@ REFUSED = [(name, task) for name in zoo.list_models() for task in get_model_clas
 
 
 def tiny_spec(task: str):
-    """The task's default spec at tiny sizes: 24-sample windows, 21-sample stances, 8 insole frames, 8 x 4 maps."""
+    """The task's default spec at tiny sizes: 16-sample windows, 11-sample stances, 8 insole frames, 8 x 4 maps."""
     spec = get_task(task).default_spec(grid=GRID)
     if task in ("imu2grf", "imu2kinetics"):
-        return spec.replace(input_shape=[spec.input_shape[0], 24], target_shape=[spec.target_shape[0], 24])
+        return spec.replace(input_shape=[spec.input_shape[0], 16], target_shape=[spec.target_shape[0], 16])
     if task == "imu2pressure":
-        return spec.replace(input_shape=[18, 21], target_shape=[21, *GRID])
+        return spec.replace(input_shape=[18, 11], target_shape=[11, *GRID])
     if task == "insole2pose":  # 8 frames: pose_mlp pools to 4, and ONNX has no adaptive pooling with uneven bins
         return spec.replace(input_shape=[2, 8, *GRID], frames=8)
     return spec
