@@ -54,10 +54,7 @@ LIMITATIONS: dict[str, list[str]] = {
     "mean": ["Ignores its input: a floor to beat, not a model to deploy."],
     "tcn": ["A generic baseline, not a paper architecture."],
     "unet": ["A generic baseline, not a paper architecture."],
-    "pose_mlp": ["A generic baseline, not a paper architecture.",
-                 "ONNX export needs each input size to be a multiple of its pooled size (default 4 x 8 x 4, e.g. "
-                 "40 frames on a 32 x 16 grid; then plain average pooling is used): adaptive pooling with uneven "
-                 "bins has no ONNX translation, and the exporter stops naming `aten._adaptive_avg_pool3d`."],
+    "pose_mlp": ["A generic baseline, not a paper architecture."],
 }
 
 
@@ -159,7 +156,10 @@ def realtime_verdict(name: str, latency: dict[tuple[str, str], list[str]]) -> st
     row = latency.get((name, "small"))
     if row is None:
         return f"Real-time check (>= {REALTIME_TARGET:.0f}x at batch 1, one thread): not measured yet."
-    factor = float(row[-1].rstrip("x").replace(",", ""))
+    try:
+        factor = float(row[-1].rstrip("x").replace(",", ""))
+    except ValueError:
+        return f"Real-time check: not measured ({row[2]})."
     if factor >= REALTIME_TARGET:
         return (f"Real-time check: the small preset runs {factor:,.0f}x faster than real time at batch 1 on one "
                 f"thread (onnxruntime; target >= {REALTIME_TARGET:.0f}x): met on the machine of the latency table.")

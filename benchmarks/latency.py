@@ -197,6 +197,11 @@ def format_flops(n: int) -> str:
     return str(n)
 
 
+def format_factor(x: float) -> str:
+    """`1,292x`, `34x`, `0.55x`: two significant figures below 10."""
+    return f"{x:,.0f}x" if x >= 10 else f"{x:.2g}x"
+
+
 def format_params(p: Any) -> str:
     if isinstance(p, str):
         return p
@@ -217,7 +222,7 @@ def table(rows: list[dict[str, Any]], load: str) -> str:
             continue
         lines.append(f"| `{r['model']}` | {r['preset']} | {r['task']} | {format_params(r['params'])} | "
                      f"{format_flops(r['flops'])} | {r['peak_mb']:.2f} | {r['eager_ms']:.3f} | "
-                     f"{r['torchscript_ms']:.3f} | {r['onnxruntime_ms']:.3f} | {r['rtf']:,.0f}x |")
+                     f"{r['torchscript_ms']:.3f} | {r['onnxruntime_ms']:.3f} | {format_factor(r['rtf'])} |")
     bases = sorted({f"{r['task']}: {r['rtf_basis']}" for r in rows if "rtf_basis" in r})
     lines += ["", f"Batch 1, one thread (`torch.set_num_threads(1)`, onnxruntime intra/inter-op threads 1), median "
               f"latency; measured with `python -m benchmarks.latency` under load average {load} on this "
