@@ -39,7 +39,6 @@ LIMITATIONS: dict[str, list[str]] = {
     "cnn_bilstm_attention": [
         "The paper gives no hidden, attention or decoder sizes; the paper preset's choices are documented in "
         "the class docstring, so its parameter count is not the paper's.",
-        "ONNX export (dynamo) unrolls the LSTM over the time steps: the graph grows with the sequence length.",
         "On `imu2pressure` it needs joint angles (hip, knee, ankle) besides the gyroscopes; a foot-IMU-only "
         "deployment must use another task or input set.",
     ],

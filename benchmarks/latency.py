@@ -5,9 +5,9 @@ preset), through the exported path (`zoo.deploy.export.DeployableModel`: normali
 de-normalisation):
 
 - parameters (trainable; closed-form baselines hold fitted buffers instead, shown as "closed form");
-- FLOPs per window at batch 1 (`torch.utils.flop_counter.FlopCounterMode`, counted with autograd on so
-  transformer layers take the decomposed path the counter sees; LSTM/GRU layers, which it misses, are counted
-  analytically: 2 x gates x hidden x (input + hidden) per step and direction);
+- FLOPs per window at batch 1 (`torch.utils.flop_counter.FlopCounterMode`, with the fused transformer fast
+  path off so the counter sees its matmuls; LSTM/GRU layers, which it misses, are counted analytically:
+  2 x gates x hidden x (input + hidden) per step and direction);
 - peak memory: parameters and buffers plus the largest total of live tensors during one forward pass
   (tracked per allocation by a dispatch mode; allocator overhead and the runtime's own arenas excluded);
 - batch-1 latency on ONE thread, median over repeats: torch eager, TorchScript (`torch.jit.trace`) and
@@ -81,13 +81,29 @@ def rnn_flops(module: nn.RNNBase, inp: torch.Tensor) -> int:
 
 
 def count_flops(wrapper: nn.Module, inputs: tuple[torch.Tensor, ...]) -> int:
-    extra = [0]
-    hooks = [m.register_forward_hook(lambda mod, args, out: extra.__setitem__(0, extra[0] + rnn_flops(mod, args[0])))
-             for m in wrapper.modules() if isinstance(m, nn.RNNBase)]
+    from torch.utils._python_dispatch import _disable_current_modes
+
+    extra, paused = [0], []
+
+    def pause(mod, args):  # the counter misses recurrent layers anyway; inside it they crawl op by op
+        paused.append(_disable_current_modes())
+        paused[-1].__enter__()
+
+    def resume(mod, args, out):
+        paused.pop().__exit__(None, None, None)
+        extra[0] += rnn_flops(mod, args[0])
+
+    rnns = [m for m in wrapper.modules() if isinstance(m, nn.RNNBase)]
+    hooks = [h for m in rnns for h in (m.register_forward_pre_hook(pause), m.register_forward_hook(resume))]
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # the fused transformer kernel hides its matmuls from the counter
     try:
-        with torch.enable_grad(), scripting(wrapper.model), FlopCounterMode(display=False) as counter:
+        # oneDNN off: its first LSTM call builds kernels for seconds, and FLOPs do not depend on the backend
+        with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False), scripting(wrapper.model), \
+                FlopCounterMode(display=False) as counter:
             wrapper(*inputs)
     finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
         for hook in hooks:
             hook.remove()
     return int(counter.get_total_flops()) + extra[0]

@@ -47,6 +47,14 @@ REFUSED = [(name, task) for name in zoo.list_models() for task in get_model_clas
            if get_task(task).self_supervised]
 
 
+@pytest.fixture(autouse=True)
+def no_onednn():
+    """oneDNN's first LSTM call per shape builds kernels for seconds of CPU; the parity checked here is the
+    exported graph's, so the PyTorch side runs on the plain CPU kernels."""
+    with torch.backends.mkldnn.flags(enabled=False):
+        yield
+
+
 def tiny_spec(task: str):
     """The task's default spec at tiny sizes: 16-sample windows, 11-sample stances, 8 insole frames, 8 x 4 maps."""
     spec = get_task(task).default_spec(grid=GRID)
