@@ -441,6 +441,8 @@ class GaitDataModule(pl.LightningDataModule):
             state["task"] = task_state
         if self.notes:  # the fallbacks the training data took, kept with the checkpoint (not restored)
             state["notes"] = list(self.notes)
+        if self.split is not None:  # who the model learnt from (`zoo export` puts it in the sidecar)
+            state["train_subjects"] = [str(s) for s in self.split.train_subjects]
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

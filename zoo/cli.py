@@ -9,6 +9,9 @@
     zoo bench SUITE.yaml [--out DIR]    run a benchmark suite; `zoo bench merge DIR...`
     zoo tune [--n-trials N] [zoo fit options]   hyperparameter search with Optuna (see `zoo tune --help`)
     zoo data generate|validate|import|events|strip ...
+    zoo export CKPT --format onnx|torchscript --out FILE   inference graph + FILE.json sidecar (raw units in)
+    zoo predict-stream MODEL.onnx --recording FILE        streaming inference, numpy + onnxruntime (no torch)
+    zoo card MODEL                      the model card (docs/models/MODEL.md)
 """
 
 from __future__ import annotations
@@ -49,10 +52,23 @@ def main(argv: list[str] | None = None) -> int:
             from datamodules.cli import main as data_main
 
             return data_main(rest)
+        if command == "export":
+            from zoo.deploy.export import main as export_main
+
+            return export_main(rest)
+        if command == "predict-stream":  # imports no torch: a deployment needs numpy and onnxruntime only
+            from zoo.deploy.stream import main as stream_main
+
+            return stream_main(rest)
+        if command == "card":
+            from benchmarks.cards import main_card
+
+            return main_card(rest)
     except (ZooError, DataError, FileNotFoundError) as exc:
         print(f"zoo {command}: error: {exc}", file=sys.stderr)
         return 2
-    print(f"zoo: unknown command '{command}'. Choices: {', '.join(LIGHTNING_COMMANDS)}, list, bench, tune, data",
+    print(f"zoo: unknown command '{command}'. Choices: {', '.join(LIGHTNING_COMMANDS)}, list, bench, tune, data, "
+          "export, predict-stream, card",
           file=sys.stderr)
     return 2
 

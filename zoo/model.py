@@ -392,6 +392,9 @@ class ZooModel(pl.LightningModule):
         self._log_metrics(self.test_metrics)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The architecture, so `zoo export CKPT` rebuilds the model without being told which one it is.
+        checkpoint["zoo_model"] = {"name": self.display_name(),
+                                   "class_path": f"{type(self).__module__}.{type(self).__qualname__}"}
         # The state dict already holds the trained network: restoring must not need the pretraining file.
         hparams = checkpoint.get("hyper_parameters", {})
         if hparams.get("pretrained"):

@@ -12,12 +12,22 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from datamodules.tasks import INSOLE_TO_POSE, DataSpec
 from zoo.model import ZooModel
 from zoo.registry import register_model
+
+
+def adaptive_bins(n: int, p: int) -> Tensor:
+    """`[p, n]` averaging matrix of adaptive pooling along one axis: bin i averages [floor(i n / p), ceil((i + 1) n / p))."""
+    weights = torch.zeros(p, n)
+    for i in range(p):
+        lo, hi = (i * n) // p, -((-(i + 1) * n) // p)
+        weights[i, lo:hi] = 1.0 / (hi - lo)
+    return weights
 
 
 class PoseMLPNet(nn.Module):
@@ -27,6 +37,14 @@ class PoseMLPNet(nn.Module):
                  hidden: int = 128, depth: int = 2, dropout: float = 0.1) -> None:
         super().__init__()
         self.pooled = tuple(min(p, n) for p, n in zip(pool, input_shape[1:]))
+        # Adaptive average pooling written so it exports to ONNX (the dynamo exporter has no translation of
+        # aten._adaptive_avg_pool3d): plain average pooling when every bin is even, else the same bins as
+        # separable averaging matrices (non-persistent buffers: checkpoints are unchanged).
+        sizes = tuple(input_shape[1:])
+        self.kernel = tuple(n // p for p, n in zip(self.pooled, sizes)) \
+            if all(n % p == 0 for p, n in zip(self.pooled, sizes)) else None
+        for axis, (p, n) in enumerate(zip(self.pooled, sizes)):
+            self.register_buffer(f"bins{axis}", adaptive_bins(n, p), persistent=False)
         self.target_shape = tuple(target_shape)
         width = input_shape[0] * math.prod(self.pooled)
         layers: list[nn.Module] = []
@@ -37,7 +55,11 @@ class PoseMLPNet(nn.Module):
         self.mlp = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.mlp(F.adaptive_avg_pool3d(x, self.pooled).flatten(1)).unflatten(1, self.target_shape)
+        if self.kernel:
+            pooled = F.avg_pool3d(x, self.kernel)
+        else:
+            pooled = torch.einsum("bcmhw,pm,qh,rw->bcpqr", x, self.bins0, self.bins1, self.bins2)
+        return self.mlp(pooled.flatten(1)).unflatten(1, self.target_shape)
 
 
 @register_model("pose_mlp")
