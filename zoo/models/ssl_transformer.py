@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
@@ -29,6 +30,7 @@ from zoo.registry import register_model
 FINETUNE_MODES = ("full", "head_then_full")
 EVAL_MASK_SEED = 0  # evaluation masks are drawn from a fixed seed so validation losses are comparable
 OPTIONAL_ENCODER_KEYS = ("missing_imu",)  # loaded only when both models hold it with the same shape
+ATTENTION_IMPLEMENTATIONS = ("sdpa", "reference")
 
 
 def sinusoidal_positions(steps: int, dim: int) -> Tensor:
@@ -53,6 +55,32 @@ def contiguous_block_mask(batch: int, steps: int, length: int, *, blocks: int = 
     return ((offsets >= 0) & (offsets < length)).any(dim=1)
 
 
+class SdpaEncoderLayer(nn.TransformerEncoderLayer):
+    """`nn.TransformerEncoderLayer` (post-LayerNorm, ReLU) with its attention computed by
+    `F.scaled_dot_product_attention`: the same parameters (checkpoints load either way) and the same maths,
+    but with no attention-weight dropout PyTorch's fused CPU kernel runs instead of the explicit softmax(QK^T)V
+    of `nn.MultiheadAttention`, which materialises the weights (and, in training, a dropout mask over them).
+    With attention dropout > 0 SDPA's math path runs, whose dropout is the same Bernoulli dropout."""
+
+    def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
+                is_causal: bool = False) -> Tensor:
+        if src_mask is not None or src_key_padding_mask is not None or self.norm_first:
+            raise ZooError("SdpaEncoderLayer: masks and norm_first are not supported (the SSL transformer uses "
+                           "neither); use attention='reference'")
+        x = self.norm1(src + self._attention(src))
+        return self.norm2(x + self._ff_block(x))
+
+    def _attention(self, x: Tensor) -> Tensor:
+        attn = self.self_attn
+        batch, steps, dim = x.shape
+        heads = attn.num_heads
+        qkv = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).view(batch, steps, 3, heads, dim // heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # [B, heads, T, head_dim] each
+        p = attn.dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+        return self.dropout1(attn.out_proj(out.transpose(1, 2).reshape(batch, steps, dim)))
+
+
 class SslEncoder(nn.Module):
     """IMU window `[B, C, T]` -> per-step features `[B, T, d_model]`.
 
@@ -64,8 +92,12 @@ class SslEncoder(nn.Module):
     """
 
     def __init__(self, channels: Sequence[str], steps: int, *, d_model: int, layers: int, heads: int,
-                 feedforward: int, dropout: float, attention_dropout: float | None = None) -> None:
+                 feedforward: int, dropout: float, attention_dropout: float | None = None,
+                 attention: str = "sdpa") -> None:
         super().__init__()
+        if attention not in ATTENTION_IMPLEMENTATIONS:
+            raise ZooError(f"ssl_transformer: attention: expected one of {list(ATTENTION_IMPLEMENTATIONS)}, found "
+                           f"{attention!r}")
         channels = list(channels)
         slots = list(IMU_CHANNELS_48) if set(channels) <= set(IMU_CHANNELS_48) else channels
         self.direct = slots is channels  # the data's own channels are the slots: nothing to place
@@ -78,7 +110,8 @@ class SslEncoder(nn.Module):
         self.embedding = nn.Linear(self.n_slots, d_model)
         # A fixed function of the step index: rebuilt for any window length, never loaded from a checkpoint.
         self.register_buffer("positions", sinusoidal_positions(steps, d_model), persistent=False)
-        layer = nn.TransformerEncoderLayer(d_model, heads, feedforward, dropout, activation="relu",
+        layer_class = SdpaEncoderLayer if attention == "sdpa" else nn.TransformerEncoderLayer
+        layer = layer_class(d_model, heads, feedforward, dropout, activation="relu",
                                            layer_norm_eps=1e-5, batch_first=True, norm_first=False)
         self.transformer = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         if attention_dropout is not None:  # nn.TransformerEncoderLayer applies `dropout` to attention weights too
@@ -115,10 +148,11 @@ class SslTransformerNet(nn.Module):
     def __init__(self, channels: Sequence[str], steps: int, out_features: int | None = None,
                  out_steps: int | None = None, *, with_body_mass: bool = False, d_model: int = 64, layers: int = 2,
                  heads: int = 4, feedforward: int = 128, dropout: float = 0.1,
-                 attention_dropout: float | None = 0.0) -> None:
+                 attention_dropout: float | None = 0.0, attention: str = "sdpa") -> None:
         super().__init__()
         self.encoder = SslEncoder(channels, steps, d_model=d_model, layers=layers, heads=heads,
-                                  feedforward=feedforward, dropout=dropout, attention_dropout=attention_dropout)
+                                  feedforward=feedforward, dropout=dropout, attention_dropout=attention_dropout,
+                                  attention=attention)
         self.reconstructs = out_features is None
         if self.reconstructs:
             self.head: nn.Module = nn.Linear(d_model, self.encoder.n_slots)
