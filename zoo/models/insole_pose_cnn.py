@@ -272,11 +272,11 @@ class InsolePoseCNN(ZooModel):
     paper_data = {"grid": [30, 22], "frames": 40}
     presets = {
         "small": {"net": {"encoder_widths": [8, 16, 16, 16], "decoder_widths": [16, 16, 8], "encoder_grid": [16, 8],
-                          "heatmap_size": [10, 10, 9], "box_margin": 3.0},
+                          "heatmap_size": [10, 10, 9], "box_margin": 3.0, "lifted_conv": True},
                   "optim": {"lr": 3e-3},
                   "loss": {"sigma": 1.0, "heatmap_weight": 10.0, "keypoint_weight": 1.0}},
         "paper": {"net": {"encoder_widths": [32, 64, 128, 256], "decoder_widths": [256, 128, 64],
-                          "encoder_grid": [30, 22], "heatmap_size": [20, 20, 18], "box_margin": 3.0},
+                          "encoder_grid": [30, 22], "heatmap_size": [20, 20, 18], "box_margin": 3.0, "lifted_conv": True},
                   "optim": {"lr": 1e-4},
                   "loss": {"sigma": 1.0, "heatmap_weight": 1000.0, "keypoint_weight": 1.0}},
     }
@@ -284,12 +284,14 @@ class InsolePoseCNN(ZooModel):
     def __init__(self, encoder_widths: Sequence[int] | None = None, decoder_widths: Sequence[int] | None = None,
                  encoder_grid: Sequence[int] | None = None, heatmap_size: Sequence[int] | None = None,
                  sigma: float | None = None, heatmap_weight: float | None = None,
-                 keypoint_weight: float | None = None, box_margin: float | None = None, **kwargs: Any) -> None:
+                 keypoint_weight: float | None = None, box_margin: float | None = None,
+                 lifted_conv: bool | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.weights = self.resolve("loss", sigma=sigma, heatmap_weight=heatmap_weight,
                                     keypoint_weight=keypoint_weight)
         self.net = self.build_net(encoder_widths=encoder_widths, decoder_widths=decoder_widths,
-                                  encoder_grid=encoder_grid, heatmap_size=heatmap_size, box_margin=box_margin)
+                                  encoder_grid=encoder_grid, heatmap_size=heatmap_size, box_margin=box_margin,
+                                  lifted_conv=lifted_conv)
         self.net.set_box(self.target_mean, self.target_std)
 
     @classmethod
