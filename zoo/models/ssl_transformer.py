@@ -112,7 +112,13 @@ class SdpaEncoderLayer(nn.TransformerEncoderLayer):
         qkv = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).view(batch, steps, 3, heads, dim // heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # [B, heads, T, head_dim] each
         p = attn.dropout if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
+        if q.dtype != torch.float32 and q.device.type == "cpu":
+            # bf16/fp16 (autocast): the fused CPU kernel's backward is ~4x slower in bf16 than in float32 here,
+            # and attention is a small share of the FLOPs, so it runs in float32 (the matmuls stay in bf16)
+            with torch.autocast("cpu", enabled=False):
+                out = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), dropout_p=p).to(q.dtype)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=p)
         return self.dropout1(attn.out_proj(out.transpose(1, 2).reshape(batch, steps, dim)))
 
 
