@@ -96,7 +96,7 @@ def train_step(model, optimizer, batch, precision: str) -> float:
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return float(loss)
+    return loss.item()
 
 
 def lstm_flops(model: nn.Module, batch: dict[str, torch.Tensor], precision: str) -> int:
@@ -242,7 +242,7 @@ def loss_curves(steps: int, log: Callable[[str], None], batch_size: int = 64, wi
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            losses.append(float(loss))
+            losses.append(loss.item())
             if (step + 1) % 50 == 0:
                 log(f"  {label}: step {step + 1}/{steps}, loss {loss.item():.4f}")
         curves[label] = [statistics.fmean(losses[i:i + window]) for i in range(0, steps, window)]
