@@ -11,6 +11,7 @@ import torch
 import zoo
 from zoo.models.insole_pose_cnn import (
     InsolePoseCNN,
+    LiftedConv3d,
     gaussian_heatmaps,
     lift,
     linear_probe,
@@ -85,6 +86,40 @@ def test_lifted_volume_carries_the_height_index_as_its_last_channel():
     for k in range(9):
         assert torch.equal(volume[:, :5, ..., k], features)
         assert torch.all(volume[:, 5, ..., k] == k / 8)
+
+
+@pytest.mark.parametrize("kernel, padding, grid, depth", [
+    ((3, 5, 5), 2, (7, 10), 9),   # the paper's first decoder layer (its channels cut down)
+    ((3, 5, 5), 2, (4, 4), 2),    # depth shorter than the kernel: every output depth has its own taps
+    ((3, 4, 3), (1, 1, 1), (3, 5), 4),  # even kernel, padding 1
+    ((1, 3, 4), (0, 1, 0), (2, 3), 6),  # no depth padding: a narrower output, every tap valid
+])
+def test_lifted_first_layer_equals_the_3d_convolution_of_the_repeated_volume(kernel, padding, grid, depth):
+    torch.manual_seed(0)
+    conv = LiftedConv3d(6, 5, kernel, padding=padding)
+    features = torch.randn(3, 5, *grid, requires_grad=True)
+    reference = conv(lift(features, depth))
+    lifted = conv.forward_lifted(features, depth)
+    assert lifted.shape == reference.shape
+    assert torch.allclose(lifted, reference, atol=1e-5, rtol=0)
+    grads = [torch.autograd.grad((out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum(),
+                                 (features, conv.weight, conv.bias)) for out in (reference, lifted)]
+    for g_ref, g_lifted in zip(*grads):
+        assert torch.allclose(g_lifted, g_ref, atol=1e-4, rtol=1e-5)
+
+
+def test_lifted_paper_network_matches_the_reference_form():
+    torch.manual_seed(0)
+    model = InsolePoseCNN(data_spec=spec((30, 22), 4), preset="paper", decoder_widths=[24, 16, 8],
+                          encoder_widths=[8, 8, 16, 32]).eval()
+    x = torch.rand(2, 2, 4, 30, 22)
+    with torch.no_grad():
+        fast = model.net.heatmaps(x)
+        model.net.lifted_conv = False
+        reference = model.net.heatmaps(x)
+    assert torch.allclose(fast, reference, atol=1e-5, rtol=0)
+    with pytest.raises(zoo.ZooError, match="stride 1"):
+        LiftedConv3d(3, 2, 3, stride=2).forward_lifted(torch.rand(1, 2, 4, 4), 4)
 
 
 def test_soft_argmax_of_a_one_hot_heatmap_is_that_voxels_position():

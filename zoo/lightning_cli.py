@@ -10,7 +10,8 @@
 
 `--model` takes a registered short name (`zoo list`) or a dotted class path. The model is built from
 the DataModule's `data_spec`, so the same config serves any grid size, IMU subset or keypoint set.
-`--threads N` pins torch's intra-op threads (and is saved in the config, so a rerun computes the same).
+`--threads N` pins torch's intra-op threads (and is saved in the config, so a rerun computes the same); without
+it the run uses one thread per core this process may run on (`os.sched_getaffinity`), set explicitly.
 
 This module is the one way the zoo trains: `zoo fit` and every cell of `zoo bench` build their Trainer,
 model and DataModule through `ZooCLI`; a suite cell writes its configuration as `config.yaml`, which
@@ -21,6 +22,7 @@ model and DataModule through `ZooCLI`; a suite cell writes its configuration as 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +105,8 @@ class ZooCLI(LightningCLI):
         # `zoo predict` writes its predictions here (the callback is idle in fit/validate/test).
         parser.add_lightning_class_args(PredictionWriter, "predictions")
         parser.add_argument("--threads", type=int | None, default=None,
-                            help="torch intra-op threads (default: torch's own choice); saved with the config")
+                            help="torch intra-op threads (default: the cores this process may use); saved with "
+                                 "the config")
 
     def before_instantiate_classes(self) -> None:
         """Check model against task before jsonargparse instantiates anything: its union-type errors would
@@ -111,13 +114,20 @@ class ZooCLI(LightningCLI):
         config = self.config[self.subcommand] if self.subcommand else self.config
         check_values(config)
         check_model_for_data(config.model.class_path, config.model.init_args, config.data)
-        if config.get("threads") is not None:
-            torch.set_num_threads(int(config.threads))
+        torch.set_num_threads(int(config.threads) if config.get("threads") is not None else available_cores())
         if self.check_only:
             raise ConfigOnly()
 
     def instantiate_trainer(self, **kwargs: Any):
         return super().instantiate_trainer(**{**kwargs, **self.trainer_overrides})
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, e.g. under taskset or a container's cpuset)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no affinity API (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
 
 
 def _limit_ok(value: Any) -> bool:

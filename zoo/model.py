@@ -23,7 +23,7 @@ metres) before any metric sees them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
@@ -51,6 +51,7 @@ OPTIM_DEFAULTS: dict[str, Any] = {
 }
 LOSS_DEFAULTS: dict[str, Any] = {"loss": "mse"}
 SECTIONS = ("net", "optim", "loss")
+FUSED_DEVICES = ("cpu", "cuda")  # where torch's fused Adam/AdamW runs
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 SCHEDULERS = ("none", "plateau", "step", "warmup_cosine")
 LOSSES = {"mse": F.mse_loss, "l1": F.l1_loss, "smooth_l1": F.smooth_l1_loss}
@@ -408,6 +409,11 @@ class ZooModel(pl.LightningModule):
         kwargs: dict[str, Any] = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
         if cfg.optimizer in ("adam", "adamw"):
             kwargs["betas"] = tuple(cfg.betas)
+            params = [{**p, "params": list(p["params"])} if isinstance(p, Mapping) else p for p in params]
+            # One fused kernel over all parameters: the same update to float rounding, 3-8x faster steps on
+            # CPU (docs/speed.md); only where torch has it (CPU and CUDA floating-point parameters).
+            kwargs["fused"] = all(p.device.type in FUSED_DEVICES and p.is_floating_point()
+                                  for p in _parameters_of(params))
         return OPTIMIZERS[cfg.optimizer](params, **{**kwargs, **overrides})
 
     def configure_optimizers(self) -> Any:
@@ -425,6 +431,15 @@ class ZooModel(pl.LightningModule):
         total = max(1, int(self.trainer.estimated_stepping_batches))
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(total, cfg.warmup_fraction))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def _parameters_of(params: list[Any]) -> Iterator[Tensor]:
+    """The tensors of an optimiser's argument: tensors, or parameter groups holding them under `params`."""
+    for item in params:
+        if isinstance(item, Mapping):
+            yield from item["params"]
+        else:
+            yield item
 
 
 def _is_real(value: Any) -> bool:

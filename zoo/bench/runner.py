@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import sys
 import time
@@ -131,6 +130,7 @@ def _run_locked(suite: Suite, out_dir: Path, *, shard_spec: str | None, jobs: in
     from zoo.bench.pool import run_isolated
     from zoo.bench.preflight import preflight
     from zoo.bench.results import load_records, write_reports
+    from zoo.lightning_cli import available_cores
 
     cells = with_dependencies(shard(suite.cells(), shard_spec))
     todo = [c for c in cells if not finished(out_dir, c, retry_failed)]
@@ -139,7 +139,7 @@ def _run_locked(suite: Suite, out_dir: Path, *, shard_spec: str | None, jobs: in
     print(f"suite {suite.name}: {len(cells)} cells{f' in shard {shard_spec}' if shard_spec else ''}, "
           f"{len(cells) - len(todo)} already finished, {len(todo)} to run, {jobs} worker(s) -> {out_dir}",
           file=stream, flush=True)
-    threads = suite.threads or max(1, (os.cpu_count() or 1) // max(1, jobs))
+    threads = suite.threads or max(1, available_cores() // max(1, jobs))  # each worker's share of the cores
     if todo:
         for source in sorted({c.dataset for c in todo}):  # generate simulator data once, before workers race
             resolve_source(source)

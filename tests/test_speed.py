@@ -1,0 +1,106 @@
+"""Speed work (issue 17): fast paths compute what the reference implementations compute."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import zoo
+from zoo.models.ssl_transformer import UniformDropout, contiguous_block_mask
+
+TINY = {"d_model": 16, "layers": 2, "heads": 4, "feedforward": 32}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids thread-pool contention on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def ssl(attention: str, **kw):
+    torch.manual_seed(0)
+    return zoo.create_model("ssl_transformer", preset="small", attention=attention, **TINY, **kw)
+
+
+def test_sdpa_attention_trains_exactly_like_the_reference_layer():
+    """Without dropout the two attention paths are the same function of the same parameters: ten optimiser
+    steps of masked reconstruction give the same losses and weights."""
+    models = {a: ssl(a, dropout=0.0) for a in ("sdpa", "reference")}
+    assert models["sdpa"].state_dict().keys() == models["reference"].state_dict().keys()
+    models["reference"].load_state_dict(models["sdpa"].state_dict())
+    x = torch.randn(8, *models["sdpa"].input_shape, generator=torch.Generator().manual_seed(1))
+    losses = {}
+    for name, model in models.items():
+        optimizer = model.make_optimizer(model.parameters())
+        masks = torch.Generator().manual_seed(2)
+        losses[name] = []
+        for _ in range(10):
+            mask = contiguous_block_mask(8, x.shape[-1], model.mask_length, generator=masks)
+            loss = model.compute_loss({"y": model.net(x, mask=mask), "mask": mask}, x, {"x": x})
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            losses[name].append(loss.item())
+    assert losses["sdpa"] == pytest.approx(losses["reference"], rel=1e-4)
+    assert losses["sdpa"][-1] < losses["sdpa"][0]
+    for (k, a), b in zip(models["sdpa"].state_dict().items(), models["reference"].state_dict().values()):
+        if k.endswith("in_proj_bias"):  # the key bias has a zero gradient (softmax ignores it) up to rounding,
+            d = a.shape[0] // 3         # which Adam's normalisation blows up: compare the query and value biases
+            a, b = torch.cat([a[:d], a[2 * d:]]), torch.cat([b[:d], b[2 * d:]])
+        assert torch.allclose(a, b, atol=1e-5), k
+
+
+def test_fast_flag_drops_only_attention_dropout_and_rejects_a_contradiction():
+    model = zoo.create_model("ssl_transformer", preset="paper", fast=True)
+    layer = model.encoder.transformer.layers[0]
+    assert layer.self_attn.dropout == 0.0 and layer.dropout1.p == layer.dropout.p == 0.1
+    assert zoo.create_model("ssl_transformer", preset="paper").encoder.transformer.layers[0].self_attn.dropout == 0.1
+    with pytest.raises(zoo.ZooError, match="fast=True drops attention-weight dropout"):
+        zoo.create_model("ssl_transformer", preset="paper", fast=True, attention_dropout=0.1)
+    with pytest.raises(zoo.ZooError, match="attention: expected one of"):
+        zoo.create_model("ssl_transformer", attention="flash")
+
+
+def test_uniform_dropout_keeps_each_value_with_probability_1_minus_p_and_rescales():
+    torch.manual_seed(0)
+    drop = UniformDropout(0.25).train()
+    x = torch.ones(200_000, requires_grad=True)
+    y = drop(x)
+    kept = y.detach() != 0
+    assert kept.float().mean().item() == pytest.approx(0.75, abs=0.005)
+    assert torch.allclose(y.detach()[kept], torch.tensor(1 / 0.75))
+    y.sum().backward()
+    assert torch.equal(x.grad != 0, kept) and torch.allclose(x.grad[kept], torch.tensor(1 / 0.75))
+    assert torch.equal(drop.eval()(x), x)
+
+
+def test_adam_is_fused_on_cpu_and_sgd_untouched():
+    model = zoo.create_model("cnn_bilstm_attention", task="imu2pressure")
+    assert model.make_optimizer(model.parameters()).defaults["fused"] is True
+    sgd = zoo.create_model("cnn_bilstm_attention", task="imu2pressure", optimizer="sgd")
+    assert not sgd.make_optimizer(sgd.parameters()).defaults.get("fused")
+
+
+def test_zoo_fit_sets_threads_from_the_cores_it_may_use(monkeypatch):
+    import os
+
+    from zoo.lightning_cli import available_cores
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert available_cores() == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert available_cores() == 3
+
+
+def test_train_speed_benchmark_prints_a_row_per_variant(capsys):
+    from benchmarks.train_speed import main
+
+    assert main(["--models", "ssl_transformer", "--presets", "small", "--repeats", "1", "--steps", "1",
+                 "--batch", "4"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ssl_transformer")]
+    assert [r.split("|")[3:5] for r in rows] == [[" reference ", " fp32 "], [" reference ", " bf16 "],
+                                                 [" default ", " fp32 "], [" default ", " bf16 "]]
+    assert all(float(r.split("|")[8]) > 0 for r in rows)  # windows/s
