@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.strategies import DDPStrategy
 
 from datamodules.datamodule import GaitDataModule
 from zoo.errors import ZooError
@@ -76,6 +77,15 @@ class PredictionWriter(BasePredictionWriter):
         print(f"zoo predict: wrote y_pred [{shape}] and {', '.join(k for k in arrays if k != 'y_pred')} to {path}")
 
 
+class UnwrappedDDPStrategy(DDPStrategy):
+    """DDP (one process per device, the same launcher and process group) for a model with no trainable
+    parameter: torch's DistributedDataParallel refuses such a module, and there are no gradients to average.
+    Closed-form models all-reduce their sufficient statistics themselves (zoo/models/closed_form.py)."""
+
+    def configure_ddp(self) -> None:
+        pass  # keep the LightningModule as it is
+
+
 class ConfigOnly(Exception):
     """Raised once a configuration is parsed and checked, when nothing is to be built (`validate_config`)."""
 
@@ -117,7 +127,21 @@ class ZooCLI(LightningCLI):
             raise ConfigOnly()
 
     def instantiate_trainer(self, **kwargs: Any):
-        return super().instantiate_trainer(**{**kwargs, **self.trainer_overrides})
+        kwargs = {**kwargs, **self.trainer_overrides}
+        config = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        strategy = kwargs.get("strategy", (config.get("trainer") or {}).get("strategy"))
+        if strategy == "ddp" and not any(p.requires_grad for p in self.model.parameters()):
+            kwargs["strategy"] = UnwrappedDDPStrategy()  # closed forms: nothing to synchronise per step
+        elif strategy == "ddp" and getattr(self.model, "ddp_find_unused_parameters", False):
+            # DDP stops at the first step when a parameter gets no gradient (a mask token on a supervised
+            # task, a frozen stage): models that have such parameters declare it, and get DDP's search for them
+            from lightning.pytorch.utilities import rank_zero_info
+
+            rank_zero_info(f"zoo: strategy ddp -> ddp_find_unused_parameters_true for model "
+                           f"'{type(self.model).display_name()}' (some of its parameters get no gradient on "
+                           f"some steps)")
+            kwargs["strategy"] = "ddp_find_unused_parameters_true"
+        return super().instantiate_trainer(**kwargs)
 
 
 def _limit_ok(value: Any) -> bool:

@@ -1,9 +1,25 @@
-"""`zoo bench --dry-run`: planned optimiser steps per cell x step time measured here on one batch."""
+"""`zoo bench --dry-run`: per cell, planned optimiser steps x step time measured here on one batch, the same on
+the target GPU, and the memory a training step holds.
+
+The GPU estimate (state of the art for a guess, not a measurement): a step's time here is scaled by the ratio of
+an A100's effective throughput (`GPU_TFLOPS`, 40 TFLOP/s: about a quarter of its TF32 tensor-core peak of 156,
+what small convolutional and recurrent models reach) to this CPU's dense float32 matmul throughput, measured at
+the same moment (`cpu_tflops`); i.e. each model is assumed to reach the same share of peak on both. A step
+never takes less than `GPU_STEP_FLOOR_S` (kernel launches, optimiser, host-to-device copies of a batch), which
+dominates for the small presets. Validation and data loading add the same 1.5x as the CPU estimate. Under
+`bf16-mixed` a transformer runs up to ~2x faster than this; recurrent layers gain less.
+
+Memory per cell: weights + gradients + Adam's two moments (4 x 4 bytes per parameter; closed forms: their
+sufficient statistics), plus the activations a training step saves for its backward pass at the suite's batch
+size (measured by a hook on one step here), plus the batch itself. CUDA's context (~0.5 GB) and the allocator's
+slack come on top.
+"""
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -46,7 +62,43 @@ def preset_samples(preset: str, task: str, data: dict) -> int:
     return cfg.n_subjects * cls.planned_samples(seconds, cfg.sample_rate_hz, data)
 
 
-def _step_seconds(cell: Cell, spec: DataSpec) -> float:
+GPU_TFLOPS = 40.0        # A100 effective float32/TF32 throughput assumed for these models (see module docstring)
+GPU_STEP_FLOOR_S = 0.004  # shortest training step on the GPU: launches, optimiser, batch copy
+OVERHEAD = 1.5            # validation and data loading on top of the training steps
+
+
+@dataclass
+class CellEstimate:
+    steps: int
+    seconds: float        # here, with 1 worker
+    gpu_seconds: float    # on the target GPU (A100, see GPU_TFLOPS)
+    memory_bytes: int     # weights, gradients, optimiser state, saved activations and the batch
+
+
+_CPU_TFLOPS: list[float] = []
+
+
+def cpu_tflops() -> float:
+    """This machine's dense float32 matmul throughput with torch's threads, measured once (best of 5)."""
+    if not _CPU_TFLOPS:
+        n = 512
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(4):
+                a @ b
+            best = min(best, (time.perf_counter() - start) / 4)
+        _CPU_TFLOPS.append(2 * n**3 / best / 1e12)
+    return _CPU_TFLOPS[0]
+
+
+def _tensor_bytes(value) -> int:
+    return value.numel() * value.element_size() if isinstance(value, torch.Tensor) else 0
+
+
+def _step_profile(cell: Cell, spec: DataSpec) -> tuple[float, int]:
+    """(seconds of one training step here, bytes a training step holds) for the cell's model and batch."""
     from zoo.bench.suite import pretrain_reference
     from zoo.models.closed_form import ClosedFormModel
     from zoo.registry import create_model
@@ -58,29 +110,45 @@ def _step_seconds(cell: Cell, spec: DataSpec) -> float:
     batch = {"x": torch.randn(b, *spec.input_shape), "y": torch.randn(b, *spec.target_shape),
              "body_mass": torch.randn(b, 1), "subject": torch.zeros(b, dtype=torch.long),
              "mass_kg": torch.full((b,), 70.0), "activity": torch.zeros(b, dtype=torch.long)}
+    batch_bytes = sum(_tensor_bytes(v) for v in batch.values())
+    state_bytes = sum(_tensor_bytes(t) for t in model.buffers())
     if isinstance(model, ClosedFormModel):  # one pass of sufficient statistics
         start = time.perf_counter()
         model.accumulate(batch, model.normalise(model.target(batch)))
-        return time.perf_counter() - start
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    times = []
-    for _ in range(3):
+        return time.perf_counter() - start, state_bytes + batch_bytes
+    params = [p for p in model.parameters() if p.requires_grad]
+    state_bytes += 4 * sum(_tensor_bytes(p) for p in params)  # weights, gradients, Adam's two moments
+    opt = torch.optim.Adam(params, lr=1e-4)
+    times, saved = [], [0]
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved[0] += _tensor_bytes(t)
+        return t
+
+    for i in range(3):
         start = time.perf_counter()
         opt.zero_grad()
-        model.training_loss(batch).backward()
+        if i == 0:
+            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                loss = model.training_loss(batch)
+        else:
+            loss = model.training_loss(batch)
+        loss.backward()
         opt.step()
         times.append(time.perf_counter() - start)
-    return min(times[1:])
+    return min(times[1:]), state_bytes + saved[0] + batch_bytes
 
 
-def estimate_cells(suite: Suite, cells: list[Cell]) -> tuple[list[tuple[int, float]], float]:
-    cache: dict[tuple, tuple[int, float]] = {}
+def estimate_cells(suite: Suite, cells: list[Cell]) -> tuple[list[CellEstimate], float]:
+    """One estimate per cell (cells of the same task, model and label fraction share it) and the total seconds
+    here with one worker."""
+    cache: dict[tuple, CellEstimate] = {}
     rows = []
     for cell in cells:
         key = (cell.task, cell.model.label, cell.label_fraction)
         if key not in cache:
             if cell.model.name == ORACLE:
-                cache[key] = (0, 1.0)
+                cache[key] = CellEstimate(0, 1.0, 1.0, 0)
             else:
                 spec, n_train = _spec_and_train_size(cell)
                 batches = max(1, math.ceil(n_train / int(cell.data.get("batch_size", 32))))
@@ -92,7 +160,9 @@ def estimate_cells(suite: Suite, cells: list[Cell]) -> tuple[list[tuple[int, flo
                 epochs = cell.trainer.get("max_epochs", 10)
                 steps = cell.trainer.get("max_steps", -1)
                 steps = steps if steps and steps > 0 else batches * epochs
-                step_s = _step_seconds(cell, spec)
-                cache[key] = (steps, steps * step_s * 1.5 + 5)  # x1.5 for validation and data loading
+                step_s, memory = _step_profile(cell, spec)
+                gpu_step = max(GPU_STEP_FLOOR_S, step_s * cpu_tflops() / GPU_TFLOPS)
+                cache[key] = CellEstimate(steps, steps * step_s * OVERHEAD + 5, steps * gpu_step * OVERHEAD + 5,
+                                          memory)
         rows.append(cache[key])
-    return rows, sum(s for _, s in rows)
+    return rows, sum(r.seconds for r in rows)

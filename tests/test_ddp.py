@@ -1,0 +1,104 @@
+"""Multi-process training (DDP, 2 CPU processes over gloo) and mixed precision, through `zoo fit`'s own path.
+
+One DDP launch runs one fit and test per task (plus the closed-form baselines) in 2 processes with half the
+batch each; the same cases run in this process with the whole batch. The global batches are the same (one
+seeded permutation split across the processes) and dropout is off, so the only differences left are
+floating-point summation order, the padding sample a distributed sampler adds when
+the training set is odd, and BatchNorm (per process on CPU): test metrics agree within `RTOL`.
+Marked `slow`: about 40 s on an idle 2-core machine (mostly 2 process start-ups and 7 small fits each).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fake_recordings import make_fake_recording
+
+HERE = Path(__file__).resolve().parent
+# Tolerances (relative, on every test metric), measured with `pytest tests/test_ddp.py -s` (it prints the largest
+# gap per case): networks without BatchNorm and without dropout follow the 1-process run up to floating-point
+# summation order; with BatchNorm each process normalises its half batch (SyncBatchNorm needs GPUs, so on CPU
+# `--trainer.sync_batchnorm` cannot be used), which changes the trajectory a little; the closed forms sum the
+# same samples in another order.
+RTOL = {"exact": 1e-5, "network": 1e-3, "batchnorm": 5e-2}
+BATCH = 8  # global batch: 8 on one process, 4 on each of two
+
+CASES = {  # name: (task, model, model overrides, tolerance group)
+    "imu2pressure-cnn_bilstm_attention": ("imu2pressure", "cnn_bilstm_attention", {"dropout": 0.0}, "batchnorm"),
+    "imu2grf-ssl_transformer": ("imu2grf", "ssl_transformer", {"dropout": 0.0}, "network"),
+    "landmarks2pressure-ridge": ("landmarks2pressure", "ridge", {}, "exact"),
+    "landmarks2pressure-unet": ("landmarks2pressure", "unet", {}, "batchnorm"),
+    "insole2pose-pose_mlp": ("insole2pose", "pose_mlp", {"dropout": 0.0}, "network"),
+    "pretrain-mean": ("pretrain", "mean", {}, "exact"),
+    "imu2kinetics-tcn": ("imu2kinetics", "tcn", {"dropout": 0.0}, "batchnorm"),
+}
+
+
+def config(data: Path, root: Path, task: str, model: str, overrides: dict, devices: int) -> dict:
+    from zoo.lightning_cli import class_path
+
+    trainer = {"accelerator": "cpu", "devices": devices, "max_epochs": 2, "num_sanity_val_steps": 0,
+               "enable_progress_bar": False, "enable_model_summary": False, "logger": False,
+               "default_root_dir": str(root), "deterministic": True}
+    if devices > 1:
+        trainer["strategy"] = "ddp"
+    return {
+        "seed_everything": 0, "threads": 1, "trainer": trainer,
+        "model": {"class_path": class_path(model), "init_args": {"preset": "small", **overrides}},
+        "data": {"path": str(data), "task": task, "n_folds": 2, "batch_size": BATCH // devices, "frames": 6,
+                 "frame_stride": 2, "stats_samples": 200},
+        "checkpoint": {"monitor": "val/loss", "mode": "min", "filename": "best",
+                       "dirpath": str(root / f"{task}-{model}-{devices}" / "checkpoints")},
+    }
+
+
+def cases(data: Path, root: Path, devices: int) -> list[dict]:
+    return [{"name": name, "config": config(data, root, task, model, overrides, devices)}
+            for name, (task, model, overrides, _) in CASES.items()]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return make_fake_recording(tmp_path_factory.mktemp("ddp") / "tiny.h5", n_subjects=4, seconds=6.0, grid=(16, 8))
+
+
+@pytest.fixture(scope="module")
+def runs(data, tmp_path_factory) -> dict[str, dict]:
+    """The 2-process run (one DDP launch of every case) and the 1-process run (in this process)."""
+    sys.path.insert(0, str(HERE))
+    from ddp_fit import fit_and_test
+
+    root = tmp_path_factory.mktemp("ddp-runs")
+    spec = root / "cases.json"
+    spec.write_text(json.dumps(cases(data, root, 2)))
+    out = root / "ddp.json"
+    done = subprocess.run([sys.executable, str(HERE / "ddp_fit.py"), str(spec), str(out)], capture_output=True,
+                          text=True, timeout=600, cwd=root)
+    assert done.returncode == 0 and out.exists(), done.stderr[-4000:]
+    single = {c["name"]: fit_and_test(c["config"]) for c in cases(data, root, 1)}
+    return {"ddp": json.loads(out.read_text()), "single": single}
+
+
+def relative_gap(a: float, b: float) -> float:
+    return abs(a - b) / max(abs(b), 1e-8)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(CASES))
+def test_two_process_ddp_fit_matches_one_process(runs, name):
+    ddp, single = runs["ddp"][name], runs["single"][name]
+    assert ddp["world_size"] == 2 and single["world_size"] == 1
+    assert len(set(ddp["stats"])) == 1 and ddp["stats"][0] == single["stats"][0]  # same normalisation everywhere
+    assert ddp["steps"] == single["steps"] > 0  # same number of (global) optimiser steps
+    assert ddp["checkpoints"] == single["checkpoints"] == ["best.ckpt"]  # one file, written once
+    assert set(ddp["metrics"]) == set(single["metrics"])
+    tolerance = RTOL[CASES[name][3]]
+    gaps = {k: relative_gap(ddp["metrics"][k], v) for k, v in single["metrics"].items() if math.isfinite(v)}
+    print(f"{name}: largest relative gap {max(gaps.values()):.2e} ({max(gaps, key=gaps.get)})")
+    assert max(gaps.values()) <= tolerance, gaps
