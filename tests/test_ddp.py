@@ -1,11 +1,11 @@
-"""Multi-process training (DDP, 2 CPU processes over gloo) and mixed precision, through `zoo fit`'s own path.
+"""Multi-process training (DDP, 2 CPU processes over gloo) through `zoo fit`'s own path (`build_cli`).
 
 One DDP launch runs one fit and test per task (plus the closed-form baselines) in 2 processes with half the
 batch each; the same cases run in this process with the whole batch. The global batches are the same (one
 seeded permutation split across the processes) and dropout is off, so the only differences left are
 floating-point summation order, the padding sample a distributed sampler adds when
-the training set is odd, and BatchNorm (per process on CPU): test metrics agree within `RTOL`.
-Marked `slow`: about 40 s on an idle 2-core machine (mostly 2 process start-ups and 7 small fits each).
+the training set is odd: test metrics agree within `RTOL`. Models with BatchNorm are only checked to run.
+Marked `slow`: about 40 s on an idle 2-core machine (2 process start-ups, 7 small fits in each of the 3 processes).
 """
 
 from __future__ import annotations
@@ -22,28 +22,32 @@ from fake_recordings import make_fake_recording
 
 HERE = Path(__file__).resolve().parent
 # Tolerances (relative, on every test metric), measured with `pytest tests/test_ddp.py -s` (it prints the largest
-# gap per case): networks without BatchNorm and without dropout follow the 1-process run up to floating-point
-# summation order; with BatchNorm each process normalises its half batch (SyncBatchNorm needs GPUs, so on CPU
-# `--trainer.sync_batchnorm` cannot be used), which changes the trajectory a little; the closed forms sum the
-# same samples in another order.
-RTOL = {"exact": 1e-5, "network": 1e-3, "batchnorm": 5e-2}
+# gap per case): networks without BatchNorm or dropout follow the 1-process run up to floating-point summation
+# order (measured 4e-7 for ssl_transformer, 3e-6 for pose_mlp); the closed forms sum the same samples in another
+# order (measured <= 5e-7). imu2kinetics's loss averages its COP terms over the loaded steps of the batch and
+# scales the consistency term by the batch's COP spread: each process does so over its half batch, and DDP
+# averages the two gradients, which is not the gradient of the whole batch (measured 7.9e-3 on COP metrics).
+# BatchNorm cannot match: each process normalises its own half batch, and torch's SyncBatchNorm needs GPUs;
+# those models are checked to train and test under DDP, not for equality.
+RTOL = {"closed_form": 1e-5, "network": 1e-4, "batch_dependent_loss": 2e-2}
 BATCH = 8  # global batch: 8 on one process, 4 on each of two
 
-CASES = {  # name: (task, model, model overrides, tolerance group)
-    "imu2pressure-cnn_bilstm_attention": ("imu2pressure", "cnn_bilstm_attention", {"dropout": 0.0}, "batchnorm"),
+CASES = {  # name: (task, model, model overrides, tolerance group or None: no equality)
+    "imu2pressure-ssl_transformer": ("imu2pressure", "ssl_transformer", {"dropout": 0.0}, "network"),
     "imu2grf-ssl_transformer": ("imu2grf", "ssl_transformer", {"dropout": 0.0}, "network"),
-    "landmarks2pressure-ridge": ("landmarks2pressure", "ridge", {}, "exact"),
-    "landmarks2pressure-unet": ("landmarks2pressure", "unet", {}, "batchnorm"),
+    "landmarks2pressure-ridge": ("landmarks2pressure", "ridge", {}, "closed_form"),
     "insole2pose-pose_mlp": ("insole2pose", "pose_mlp", {"dropout": 0.0}, "network"),
-    "pretrain-mean": ("pretrain", "mean", {}, "exact"),
-    "imu2kinetics-tcn": ("imu2kinetics", "tcn", {"dropout": 0.0}, "batchnorm"),
+    "pretrain-mean": ("pretrain", "mean", {}, "closed_form"),
+    "imu2kinetics-ssl_transformer": ("imu2kinetics", "ssl_transformer", {"dropout": 0.0}, "batch_dependent_loss"),
+    "landmarks2pressure-unet": ("landmarks2pressure", "unet", {}, None),  # BatchNorm
 }
 
 
 def config(data: Path, root: Path, task: str, model: str, overrides: dict, devices: int) -> dict:
     from zoo.lightning_cli import class_path
 
-    trainer = {"accelerator": "cpu", "devices": devices, "max_epochs": 2, "num_sanity_val_steps": 0,
+    trainer = {"accelerator": "cpu", "devices": devices, "max_epochs": 2, "limit_train_batches": 12,
+               "num_sanity_val_steps": 0,
                "enable_progress_bar": False, "enable_model_summary": False, "logger": False,
                "default_root_dir": str(root), "deterministic": True}
     if devices > 1:
@@ -98,7 +102,9 @@ def test_two_process_ddp_fit_matches_one_process(runs, name):
     assert ddp["steps"] == single["steps"] > 0  # same number of (global) optimiser steps
     assert ddp["checkpoints"] == single["checkpoints"] == ["best.ckpt"]  # one file, written once
     assert set(ddp["metrics"]) == set(single["metrics"])
-    tolerance = RTOL[CASES[name][3]]
+    assert all(math.isfinite(ddp["metrics"][k]) == math.isfinite(v) for k, v in single["metrics"].items())
+    group = CASES[name][3]
     gaps = {k: relative_gap(ddp["metrics"][k], v) for k, v in single["metrics"].items() if math.isfinite(v)}
     print(f"{name}: largest relative gap {max(gaps.values()):.2e} ({max(gaps, key=gaps.get)})")
-    assert max(gaps.values()) <= tolerance, gaps
+    if group is not None:
+        assert max(gaps.values()) <= RTOL[group], gaps

@@ -153,6 +153,9 @@ def _limit_ok(value: Any) -> bool:
     return isinstance(value, float) and (0 < value <= 1 or (value > 1 and value.is_integer()))
 
 
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "32", "16", "bf16", "64",
+              32, 16, 64)
+
 # Trainer options whose wrong values Lightning would only reject mid-run (or silently accept: max_epochs 0
 # trains nothing and then tests an untrained model).
 TRAINER_RULES: dict[str, tuple[str, Any]] = {
@@ -168,6 +171,8 @@ TRAINER_RULES: dict[str, tuple[str, Any]] = {
     "check_val_every_n_epoch": ("an integer >= 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
     "gradient_clip_val": ("a number >= 0", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
                           and np.isfinite(v) and v >= 0),
+    "precision": (f"one of {list(PRECISIONS)} (16-mixed needs a GPU)", lambda v: v in PRECISIONS),
+    "num_nodes": ("an integer >= 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
 }
 
 
