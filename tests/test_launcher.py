@@ -1,0 +1,79 @@
+"""`zoo bench --launcher`: the shards as one submitit job array, then their merge, through submitit's local
+executor (the code path of `--launcher slurm`, run on this machine), against a plain `zoo bench` run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from zoo.bench.launcher import check_slurm_block, executor_parameters, parse_flags, parse_gigabytes, parse_minutes
+from zoo.bench.runner import main as bench_main
+from zoo.bench.suite import SuiteError, load_suite
+
+from fake_recordings import make_fake_recording
+
+pytest.importorskip("submitit")
+
+
+@pytest.fixture(scope="module")
+def suite_file(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("launcher")
+    data = make_fake_recording(root / "tiny.h5", n_subjects=4, seconds=6.0)
+    suite = {
+        "name": "tiny-array", "dataset": str(data), "folds": 2, "seeds": [0], "threads": 1, "wandb": False,
+        "data": {"batch_size": 16, "stats_samples": 100},
+        "trainer": {"max_epochs": 1, "limit_train_batches": 2},
+        "slurm": {"partition": "gpu", "gpus_per_task": 1, "cpus_per_task": 2, "time": "00:20:00", "mem": "4G"},
+        "tasks": {"imu2grf": {"models": ["tcn", "ridge"]}},
+    }
+    path = root / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    return path
+
+
+@pytest.mark.slow
+def test_local_array_gives_the_files_of_one_plain_run(suite_file, tmp_path):
+    plain, array = tmp_path / "plain", tmp_path / "array"
+    assert bench_main([str(suite_file), "--out", str(plain)]) == 0
+    assert bench_main([str(suite_file), "--out", str(array), "--launcher", "local", "--shards", "2"]) == 0
+    assert sorted(p.name for p in (array / "shards").iterdir()) == ["0-of-2", "1-of-2"]
+    for shard in ("0-of-2", "1-of-2"):  # each array task ran its own shard
+        assert len(list((array / "shards" / shard / "cells").iterdir())) == 2
+    for name in ("results.csv", "leaderboard.csv", "leaderboard.md"):
+        assert (array / name).read_bytes() == (plain / name).read_bytes(), name
+    assert any((array / "slurm").rglob("*_log.out"))  # submitit's job logs
+
+
+def test_the_slurm_block_becomes_executor_parameters(suite_file):
+    suite = load_suite(suite_file)
+    params = executor_parameters({**suite.slurm, **parse_flags(["time=90", "account=lab"])}, 4, suite.name)
+    assert params["slurm_partition"] == "gpu" and params["gpus_per_node"] == 1 and params["cpus_per_task"] == 2
+    assert params["timeout_min"] == 90 and params["mem_gb"] == 4.0 and params["slurm_account"] == "lab"
+    assert params["slurm_array_parallelism"] == 4 and params["tasks_per_node"] == 1
+
+
+@pytest.mark.parametrize(("text", "minutes"), [("04:00:00", 240), ("1-00:00:00", 1440), ("90:30", 91), (45, 45)])
+def test_time_limits(text, minutes):
+    assert parse_minutes(text, "slurm.time") == minutes
+
+
+def test_memory_sizes():
+    assert parse_gigabytes("32G", "m") == 32.0 and parse_gigabytes("512M", "m") == 0.5 and parse_gigabytes(8, "m") == 8
+
+
+@pytest.mark.parametrize(("block", "message"), [
+    ({"partitions": "gpu"}, "slurm: expected keys among"),
+    ({"gpus_per_task": -1}, "slurm.gpus_per_task: expected an integer >= 0, found -1"),
+    ({"time": "four hours"}, "slurm.time: expected minutes or HH:MM:SS (e.g. 04:00:00), found 'four hours'"),
+    ({"mem": "lots"}, "slurm.mem: expected a memory size such as 32G or 500M, found 'lots'"),
+])
+def test_a_bad_slurm_block_is_named(block, message):
+    with pytest.raises(SuiteError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_slurm_block(block, "slurm")
+
+
+def test_shard_and_launcher_together_are_refused(suite_file, tmp_path):
+    with pytest.raises(SuiteError, match="--shard and --launcher"):
+        bench_main([str(suite_file), "--out", str(tmp_path), "--launcher", "local", "--shard", "0/2"])
