@@ -4,7 +4,7 @@
 
 With `trainer.strategy: ddp` and `devices: N` in a case's configuration, Lightning's launcher starts this script
 N - 1 more times (with LOCAL_RANK set); every process runs the cases in the same order, so each case is one
-N-process DDP fit and test. Process 0 writes `{name: {"metrics", "checkpoints", "stats", "steps"}}` to OUT.json,
+N-process DDP fit, test and predict (into the case's `predictions.output`). Process 0 writes `{name: {"metrics", "checkpoints", "stats", "steps"}}` to OUT.json,
 where `stats` is every process's hash of the normalisation statistics (they must be equal).
 """
 
@@ -41,6 +41,7 @@ def fit_and_test(config: dict[str, Any]) -> dict[str, Any]:
     trainer, model, dm = cli.trainer, cli.model, cli.datamodule
     trainer.fit(model, datamodule=dm)
     results = trainer.test(model, datamodule=dm, ckpt_path="best", verbose=False)[0]
+    trainer.predict(model, datamodule=dm, return_predictions=False)  # process 0 writes predictions.output
     hashes = [stats_hash(dm)]
     if dist.is_available() and dist.is_initialized():
         hashes = [None] * dist.get_world_size()

@@ -59,6 +59,7 @@ def config(data: Path, root: Path, task: str, model: str, overrides: dict, devic
                  "frame_stride": 2, "stats_samples": 200},
         "checkpoint": {"monitor": "val/loss", "mode": "min", "filename": "best",
                        "dirpath": str(root / f"{task}-{model}-{devices}" / "checkpoints")},
+        "predictions": {"output": str(root / f"{task}-{model}-{devices}" / "predictions.npz")},
     }
 
 
@@ -86,7 +87,7 @@ def runs(data, tmp_path_factory) -> dict[str, dict]:
                           text=True, timeout=600, cwd=root)
     assert done.returncode == 0 and out.exists(), done.stderr[-4000:]
     single = {c["name"]: fit_and_test(c["config"]) for c in cases(data, root, 1)}
-    return {"ddp": json.loads(out.read_text()), "single": single}
+    return {"ddp": json.loads(out.read_text()), "single": single, "root": str(root)}
 
 
 def relative_gap(a: float, b: float) -> float:
@@ -108,3 +109,19 @@ def test_two_process_ddp_fit_matches_one_process(runs, name):
     print(f"{name}: largest relative gap {max(gaps.values()):.2e} ({max(gaps, key=gaps.get)})")
     if group is not None:
         assert max(gaps.values()) <= RTOL[group], gaps
+
+
+@pytest.mark.slow
+def test_ddp_predictions_come_back_in_one_file_in_single_process_order(runs, tmp_path_factory):
+    import numpy as np
+
+    root = Path(runs["root"])
+    for name, (task, model, _, group) in CASES.items():
+        ddp = np.load(root / f"{task}-{model}-2" / "predictions.npz")
+        single = np.load(root / f"{task}-{model}-1" / "predictions.npz")
+        assert np.array_equal(ddp["subject"], single["subject"]), name
+        if "y_true" in single:
+            assert np.array_equal(ddp["y_true"], single["y_true"]), name
+        if group is not None:
+            scale = float(np.abs(single["y_pred"]).max())
+            assert np.allclose(ddp["y_pred"], single["y_pred"], rtol=0, atol=RTOL[group] * 10 * scale), name

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from zoo.bench.launcher import check_slurm_block, executor_parameters, parse_flags, parse_gigabytes, parse_minutes
+from zoo.bench.launcher import (
+    check_slurm_block,
+    executor_parameters,
+    parse_flags,
+    parse_gigabytes,
+    parse_minutes,
+)
 from zoo.bench.runner import main as bench_main
 from zoo.bench.suite import SuiteError, load_suite
 

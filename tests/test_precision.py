@@ -104,3 +104,17 @@ def test_a_suite_with_an_unknown_precision_stops_before_any_cell(data, tmp_path,
                         "'16-true', '64-true', '32', '16', 'bf16', '64', 32, 16, 64] (16-mixed needs a GPU), "
                         "found 'bf17-mixed'") and len(err.splitlines()) == 1
     assert not (tmp_path / "out" / "cells").exists()
+
+
+@pytest.mark.parametrize(("trainer", "message"), [
+    ({"devices": 2, "strategy": "ddp"}, "trainer.devices: expected 1 or a list of one device"),
+    ({"num_nodes": 2}, "trainer.num_nodes: expected 1"),
+])
+def test_suite_cells_train_on_one_device(data, tmp_path, trainer, message):
+    from zoo.bench.suite import SuiteError, load_suite
+
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump({"name": "x", "dataset": str(data), "trainer": trainer,
+                                    "tasks": {"imu2grf": {"models": ["mean"]}}}))
+    with pytest.raises(SuiteError, match=message):
+        load_suite(path)

@@ -64,6 +64,10 @@ class PredictionWriter(BasePredictionWriter):
                 self._parts.setdefault(key, []).append(prediction[key].detach().cpu().numpy())
 
     def on_predict_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.world_size > 1:  # DDP: process r predicted samples r, r + n, ...; process 0 writes them all
+            self._parts = self._gather(trainer.world_size, trainer.global_rank)
+            if trainer.global_rank != 0:
+                return
         if not self._parts:
             return
         path = Path(self.output) if self.output else Path(trainer.log_dir or trainer.default_root_dir) / "predictions"
@@ -75,6 +79,25 @@ class PredictionWriter(BasePredictionWriter):
         self.path = path
         shape = "x".join(str(d) for d in arrays["y_pred"].shape)
         print(f"zoo predict: wrote y_pred [{shape}] and {', '.join(k for k in arrays if k != 'y_pred')} to {path}")
+
+    def _gather(self, world: int, rank: int) -> dict[str, list[np.ndarray]]:
+        """Every process's predictions, back in the data-loader order of one process (see EvaluationSampler)."""
+        import torch.distributed as dist
+
+        mine = {k: np.concatenate(v) for k, v in self._parts.items()}
+        shares: list[dict[str, np.ndarray] | None] = [None] * world
+        dist.all_gather_object(shares, mine)
+        if rank != 0:
+            return {}
+        out = {}
+        for key in mine:
+            parts = [share[key] for share in shares if share and key in share]
+            total = sum(len(p) for p in parts)
+            merged = np.empty((total, *parts[0].shape[1:]), dtype=parts[0].dtype)
+            for r, part in enumerate(parts):
+                merged[r::world] = part
+            out[key] = [merged]
+        return out
 
 
 class UnwrappedDDPStrategy(DDPStrategy):

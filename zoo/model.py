@@ -350,7 +350,7 @@ class ZooModel(pl.LightningModule):
         loss = self._evaluate(batch, split)
         n = batch["x"].shape[0]
         if split == "train":
-            self.log("train/loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=n)
+            self.log("train/loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
         else:
             mean = self.eval_loss[split]
             mean.update(loss.detach().float(), weight=n)
