@@ -83,3 +83,20 @@ def test_a_bad_slurm_block_is_named(block, message):
 def test_shard_and_launcher_together_are_refused(suite_file, tmp_path):
     with pytest.raises(SuiteError, match="--shard and --launcher"):
         bench_main([str(suite_file), "--out", str(tmp_path), "--launcher", "local", "--shard", "0/2"])
+
+
+def test_dry_run_prints_gpu_hours_and_memory_per_cell(suite_file, capsys):
+    from zoo.bench.estimate import estimate_cells
+    from zoo.registry import create_model
+
+    suite = load_suite(suite_file)
+    rows, _ = estimate_cells(suite, suite.cells())
+    tcn = next(r for c, r in zip(suite.cells(), rows) if c.model.name == "tcn")
+    params = create_model("tcn", task="imu2grf").num_parameters()
+    assert tcn.memory_bytes > 16 * params  # weights, gradients, Adam moments, plus activations and the batch
+    assert 0 < tcn.gpu_seconds and tcn.steps == 2
+    assert bench_main([str(suite_file), "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["cell", "steps", "here", "A100", "memory"]
+    assert "imu2grf__tcn__fold0__seed0" in out[1] and out[1].rstrip().endswith(("kB", "MB", "GB"))
+    assert out[-1].startswith("estimated ") and "GPU-hours on an A100" in out[-1] and "largest cell needs" in out[-1]

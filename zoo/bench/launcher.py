@@ -162,7 +162,9 @@ def launch(suite: Suite, suite_file: Path, out_dir: Path, *, launcher: str, shar
         (["--robustness"] if suite.robustness else [])
     executor = submitit.AutoExecutor(folder=out_dir / "slurm" / "%j", cluster=launcher)
     executor.update_parameters(**executor_parameters(resources, n, suite.name))
-    args = [[str(suite_file.resolve()), "--out", str(d), "--shard", f"{i}/{n}", *argv_common]
+    # the suite path as given: jobs start in this folder (sbatch and the local executor keep the working
+    # directory), and the merged leaderboard.md then names the same command as a plain run's
+    args = [[str(suite_file), "--out", str(d), "--shard", f"{i}/{n}", *argv_common]
             for i, d in enumerate(shard_dirs)]
     jobs_ = executor.map_array(run_shard, args)
     ids = ", ".join(j.job_id for j in jobs_)
