@@ -1,13 +1,14 @@
 """`zoo bench --dry-run`: per cell, planned optimiser steps x step time measured here on one batch, the same on
 the target GPU, and the memory a training step holds.
 
-The GPU estimate (state of the art for a guess, not a measurement): a step's time here is scaled by the ratio of
-an A100's effective throughput (`GPU_TFLOPS`, 40 TFLOP/s: about a quarter of its TF32 tensor-core peak of 156,
-what small convolutional and recurrent models reach) to this CPU's dense float32 matmul throughput, measured at
-the same moment (`cpu_tflops`); i.e. each model is assumed to reach the same share of peak on both. A step
-never takes less than `GPU_STEP_FLOOR_S` (kernel launches, optimiser, host-to-device copies of a batch), which
-dominates for the small presets. Validation and data loading add the same 1.5x as the CPU estimate. Under
-`bf16-mixed` a transformer runs up to ~2x faster than this; recurrent layers gain less.
+The GPU estimate is arithmetic, not a measurement: the floating-point operations of one training step (forward
+and backward, counted by torch's FlopCounterMode on the suite's batch; recurrent layers, which it does not see,
+counted from their sizes: 2 x gates x hidden x (input + hidden) per step and direction, x3 with the backward)
+divided by an A100's assumed effective throughput, `GPU_TFLOPS` = 40 TFLOP/s (about a quarter of its TF32
+tensor-core peak of 156, what small convolutional, recurrent and transformer models reach), and never less than
+`GPU_STEP_FLOOR_S` per step (kernel launches, optimiser, host-to-device copy of a batch), which dominates for the
+small presets. Validation and data loading add the same 1.5x as the CPU estimate. Under `bf16-mixed` the tensor
+cores' peak doubles; the estimate does not assume it. It does not depend on how busy this machine is.
 
 Memory per cell: weights + gradients + Adam's two moments (4 x 4 bytes per parameter; closed forms: their
 sufficient statistics), plus the activations a training step saves for its backward pass at the suite's batch
@@ -75,30 +76,36 @@ class CellEstimate:
     memory_bytes: int     # weights, gradients, optimiser state, saved activations and the batch
 
 
-_CPU_TFLOPS: list[float] = []
+RNN_GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 
 
-def cpu_tflops() -> float:
-    """This machine's dense float32 matmul throughput with torch's threads, measured once (best of 5)."""
-    if not _CPU_TFLOPS:
-        n = 512
-        a, b = torch.randn(n, n), torch.randn(n, n)
-        best = float("inf")
-        for _ in range(5):
-            start = time.perf_counter()
-            for _ in range(4):
-                a @ b
-            best = min(best, (time.perf_counter() - start) / 4)
-        _CPU_TFLOPS.append(2 * n**3 / best / 1e12)
-    return _CPU_TFLOPS[0]
+def _rnn_flop_hooks(model: torch.nn.Module, total: list[float]) -> list:
+    """Forward hooks adding each recurrent layer's forward + backward FLOPs (FlopCounterMode misses them)."""
+
+    def hook(module, inputs, output) -> None:
+        x = inputs[0]
+        steps, batch = (x.shape[1], x.shape[0]) if module.batch_first else (x.shape[0], x.shape[1])
+        if x.ndim == 2:
+            steps, batch = x.shape[0], 1
+        gates, hidden = RNN_GATES[type(module).__name__], module.hidden_size
+        directions = 2 if module.bidirectional else 1
+        for layer in range(module.num_layers):
+            width = module.input_size if layer == 0 else hidden * directions
+            total[0] += 3 * 2 * gates * hidden * (width + hidden) * steps * batch * directions
+
+    return [m.register_forward_hook(hook) for m in model.modules() if type(m).__name__ in RNN_GATES
+            and isinstance(m, torch.nn.RNNBase)]
 
 
 def _tensor_bytes(value) -> int:
     return value.numel() * value.element_size() if isinstance(value, torch.Tensor) else 0
 
 
-def _step_profile(cell: Cell, spec: DataSpec) -> tuple[float, int]:
-    """(seconds of one training step here, bytes a training step holds) for the cell's model and batch."""
+def _step_profile(cell: Cell, spec: DataSpec) -> tuple[float, int, float]:
+    """(seconds of one training step here, bytes a training step holds, its FLOPs) for the cell's model and
+    batch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
     from zoo.bench.suite import pretrain_reference
     from zoo.models.closed_form import ClosedFormModel
     from zoo.registry import create_model
@@ -114,8 +121,9 @@ def _step_profile(cell: Cell, spec: DataSpec) -> tuple[float, int]:
     state_bytes = sum(_tensor_bytes(t) for t in model.buffers())
     if isinstance(model, ClosedFormModel):  # one pass of sufficient statistics
         start = time.perf_counter()
-        model.accumulate(batch, model.normalise(model.target(batch)))
-        return time.perf_counter() - start, state_bytes + batch_bytes
+        with FlopCounterMode(display=False) as counter:
+            model.accumulate(batch, model.normalise(model.target(batch)))
+        return time.perf_counter() - start, state_bytes + batch_bytes, float(counter.get_total_flops())
     params = [p for p in model.parameters() if p.requires_grad]
     state_bytes += 4 * sum(_tensor_bytes(p) for p in params)  # weights, gradients, Adam's two moments
     opt = torch.optim.Adam(params, lr=1e-4)
@@ -125,18 +133,25 @@ def _step_profile(cell: Cell, spec: DataSpec) -> tuple[float, int]:
         saved[0] += _tensor_bytes(t)
         return t
 
+    rnn_flops = [0.0]
     for i in range(3):
         start = time.perf_counter()
         opt.zero_grad()
-        if i == 0:
-            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-                loss = model.training_loss(batch)
+        if i == 0:  # untimed: memory and FLOPs
+            hooks = _rnn_flop_hooks(model, rnn_flops)
+            with FlopCounterMode(display=False) as counter:
+                with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                    loss = model.training_loss(batch)
+                loss.backward()
+            for h in hooks:
+                h.remove()
+            flops = float(counter.get_total_flops()) + rnn_flops[0]
         else:
             loss = model.training_loss(batch)
-        loss.backward()
+            loss.backward()
         opt.step()
         times.append(time.perf_counter() - start)
-    return min(times[1:]), state_bytes + saved[0] + batch_bytes
+    return min(times[1:]), state_bytes + saved[0] + batch_bytes, flops
 
 
 def estimate_cells(suite: Suite, cells: list[Cell]) -> tuple[list[CellEstimate], float]:
@@ -160,8 +175,8 @@ def estimate_cells(suite: Suite, cells: list[Cell]) -> tuple[list[CellEstimate],
                 epochs = cell.trainer.get("max_epochs", 10)
                 steps = cell.trainer.get("max_steps", -1)
                 steps = steps if steps and steps > 0 else batches * epochs
-                step_s, memory = _step_profile(cell, spec)
-                gpu_step = max(GPU_STEP_FLOOR_S, step_s * cpu_tflops() / GPU_TFLOPS)
+                step_s, memory, flops = _step_profile(cell, spec)
+                gpu_step = max(GPU_STEP_FLOOR_S, flops / (GPU_TFLOPS * 1e12))
                 cache[key] = CellEstimate(steps, steps * step_s * OVERHEAD + 5, steps * gpu_step * OVERHEAD + 5,
                                           memory)
         rows.append(cache[key])

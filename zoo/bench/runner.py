@@ -217,7 +217,7 @@ def run_robustness_stage(suite: Suite, cells: list[Cell], out_dir: Path, threads
 def estimate(suite: Suite, shard_spec: str | None, stream=None) -> float:
     """`--dry-run`: list the cells and estimate their cost here and on a GPU, and their memory."""
     stream = stream or sys.stdout
-    from zoo.bench.estimate import GPU_STEP_FLOOR_S, GPU_TFLOPS, cpu_tflops, estimate_cells
+    from zoo.bench.estimate import GPU_STEP_FLOOR_S, GPU_TFLOPS, estimate_cells
 
     cells = shard(suite.cells(), shard_spec)
     rows, total = estimate_cells(suite, cells)
@@ -229,9 +229,9 @@ def estimate(suite: Suite, shard_spec: str | None, stream=None) -> float:
     gpu_hours = sum(r.gpu_seconds for r in rows) / 3600
     print(f"{len(cells)} cells; estimated {_duration(total)} on this machine with 1 worker "
           f"(measured step times x planned steps; data generation not included)", file=stream)
-    print(f"estimated {gpu_hours:.2f} GPU-hours on an A100 (assumed {GPU_TFLOPS:g} TFLOP/s effective against "
-          f"{cpu_tflops():.3f} TFLOP/s measured here for float32 matmul, at least {GPU_STEP_FLOOR_S * 1000:g} ms "
-          f"per step; see zoo/bench/estimate.py); largest cell needs {_size(max(r.memory_bytes for r in rows))} "
+    print(f"estimated {gpu_hours:.2f} GPU-hours on an A100 (counted FLOPs per step at an assumed {GPU_TFLOPS:g} "
+          f"TFLOP/s effective, at least {GPU_STEP_FLOOR_S * 1000:g} ms per step; see zoo/bench/estimate.py); "
+          f"largest cell needs {_size(max(r.memory_bytes for r in rows))} "
           f"for training (weights, gradients, Adam state, saved activations, batch; CUDA context not included)",
           file=stream)
     return total
