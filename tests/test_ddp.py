@@ -125,3 +125,42 @@ def test_ddp_predictions_come_back_in_one_file_in_single_process_order(runs, tmp
         if group is not None:
             scale = float(np.abs(single["y_pred"]).max())
             assert np.allclose(ddp["y_pred"], single["y_pred"], rtol=0, atol=RTOL[group] * 10 * scale), name
+
+
+def test_samplers_split_one_permutation_and_score_every_evaluation_sample_once(data):
+    """Without processes: a DataModule told it is rank r of 2 serves, per step, half of the global batch one
+    process serves; evaluation shares cover every sample once; `padding_mask` flags the repeated samples."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from datamodules.datamodule import GaitDataModule, padding_mask
+
+    def rows(loader) -> list[list[int]]:
+        return [batch["row"].tolist() for batch in loader]
+
+    def module(rank: int, world: int, batch: int) -> GaitDataModule:
+        dm = GaitDataModule(str(data), task="imu2grf", n_folds=2, batch_size=batch, stats_samples=100, seed=5)
+        dm.trainer = SimpleNamespace(global_rank=rank, world_size=world)
+        return dm
+
+    one = module(0, 1, 8)
+    halves = [module(r, 2, 4) for r in (0, 1)]
+    n_train = len(one.dataset("train"))
+    single, shares = rows(one.train_dataloader()), [rows(dm.train_dataloader()) for dm in halves]
+    assert len(shares[0]) == len(shares[1]) == len(single)  # every process steps as often as one process
+    last = len(single) - 1
+    for step, batch in enumerate(single[:-1]):  # every full global batch is the union of the two halves
+        assert sorted(batch) == sorted(shares[0][step] + shares[1][step])
+    for rank, dm in enumerate(halves):
+        loader = dm.train_dataloader()
+        keep = padding_mask(loader.sampler, last * 4, len(shares[rank][last]))
+        real = [r for r, k in zip(shares[rank][last], keep.tolist() if keep is not None else [True] * 8) if k]
+        shares[rank][last] = real
+    assert sorted(single[last]) == sorted(shares[0][last] + shares[1][last])  # padding left out: the same samples
+    assert sum(len(b) for s in shares for b in s) == n_train
+    for split in ("val", "test"):
+        everything = sorted(r for b in rows(getattr(one, f"{split}_dataloader")()) for r in b)
+        split_rows = [r for dm in halves for b in rows(getattr(dm, f"{split}_dataloader")()) for r in b]
+        assert sorted(split_rows) == everything  # each sample exactly once, none repeated
+    assert torch.equal(next(iter(halves[1].full_dataloader("val")))["row"], next(iter(one.val_dataloader()))["row"][:4])
