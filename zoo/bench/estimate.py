@@ -6,8 +6,8 @@ and backward, counted by torch's FlopCounterMode on the suite's batch; recurrent
 counted from their sizes: 2 x gates x hidden x (input + hidden) per step and direction, x3 with the backward)
 divided by an A100's assumed effective throughput, `GPU_TFLOPS` = 40 TFLOP/s (about a quarter of its TF32
 tensor-core peak of 156, what small convolutional, recurrent and transformer models reach), and never less than
-`GPU_STEP_FLOOR_S` per step (kernel launches, optimiser, host-to-device copy of a batch), which dominates for the
-small presets. Validation and data loading add the same 1.5x as the CPU estimate. Under `bf16-mixed` the tensor
+`GPU_STEP_FLOOR_S` = 10 ms per step (Lightning's loop, kernel launches, optimiser, host-to-device copy of a batch),
+which dominates for the small presets and for most paper presets at their batch sizes. Validation and data loading add the same 1.5x as the CPU estimate. Under `bf16-mixed` the tensor
 cores' peak doubles; the estimate does not assume it. It does not depend on how busy this machine is.
 
 Memory per cell: weights + gradients + Adam's two moments (4 x 4 bytes per parameter; closed forms: their
@@ -64,7 +64,7 @@ def preset_samples(preset: str, task: str, data: dict) -> int:
 
 
 GPU_TFLOPS = 40.0        # A100 effective float32/TF32 throughput assumed for these models (see module docstring)
-GPU_STEP_FLOOR_S = 0.004  # shortest training step on the GPU: launches, optimiser, batch copy
+GPU_STEP_FLOOR_S = 0.010  # shortest training step on the GPU: Lightning's loop, launches, optimiser, batch copy
 OVERHEAD = 1.5            # validation and data loading on top of the training steps
 
 
