@@ -9,7 +9,7 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from datamodules.errors import DataError
 from datamodules.options import check_data_options
@@ -98,6 +98,32 @@ class WindowDataset(Dataset):
         sample["start"] = np.int64(row["start"])
         sample["duration_s"] = np.float32((row["stop"] - row["start"]) / self.task.trial(row).sample_rate_hz)
         return sample
+
+
+class EvaluationSampler(DistributedSampler):
+    """Process `rank` of `num_replicas` gets samples rank, rank + n, rank + 2n, ... and no padding, so
+    validation and test under DDP score every sample exactly once (Lightning's evaluation sampler repeats
+    samples to even out the processes). A `DistributedSampler`, so Lightning keeps it as it is."""
+
+    def __init__(self, dataset: Dataset, num_replicas: int, rank: int) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False)
+        self.num_samples = len(range(rank, len(dataset), num_replicas))
+        self.total_size = len(dataset)
+
+    def __iter__(self):
+        return iter(range(self.rank, self.total_size, self.num_replicas))
+
+
+def padding_mask(sampler: Any, first: int, count: int) -> torch.Tensor | None:
+    """Which of this process's samples `first` .. `first + count - 1` of an epoch are real (not the padding
+    a `DistributedSampler` with `drop_last=False` repeats so every process gets as many); None: no padding."""
+    if not isinstance(sampler, DistributedSampler) or isinstance(sampler, EvaluationSampler):
+        return None
+    n = len(sampler.dataset)
+    if sampler.drop_last or sampler.total_size <= n:
+        return None
+    local = torch.arange(first, first + count)
+    return sampler.rank + local * sampler.num_replicas < n
 
 
 class GaitDataModule(pl.LightningDataModule):
@@ -396,15 +422,40 @@ class GaitDataModule(pl.LightningDataModule):
                         f"(first at sample {key[1] + int(first[0])}{f', {channel}' if channel else ''})")
         return None
 
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+    def _world(self) -> tuple[int, int]:
+        """(rank, number of processes) of the Trainer this DataModule serves; (0, 1) outside one."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 0, 1
+        return int(trainer.global_rank), int(trainer.world_size)
+
+    def _loader(self, name: str, shuffle: bool, *, distributed: bool = True) -> DataLoader:
+        """Training: every process draws from one seeded permutation per epoch (`DistributedSampler` over
+        all processes, or over one), so N processes with batch B/N see the global batches of one process
+        with batch B. Evaluation under DDP: each process gets its own share of the samples, none repeated
+        (metrics sync their states, so each sample is scored exactly once); `distributed=False` gives every
+        process all of them."""
         if not self._datasets:
             self.setup()
         hp = self.hparams
-        generator = torch.Generator().manual_seed(hp.seed) if shuffle else None
+        dataset = self._datasets[name]
+        rank, world = self._world() if distributed else (0, 1)
+        if shuffle:
+            # drop_last=False pads the last round with samples from the start of the permutation, as
+            # Lightning's own sampler does; closed-form models leave the padding out (`padding_mask`).
+            sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=hp.seed)
+        elif world > 1:
+            sampler = EvaluationSampler(dataset, num_replicas=world, rank=rank)
+        else:
+            sampler = None
         return DataLoader(
-            self._datasets[name], batch_size=hp.batch_size, shuffle=shuffle, generator=generator,
+            dataset, batch_size=hp.batch_size, sampler=sampler,
             num_workers=hp.num_workers, persistent_workers=hp.num_workers > 0,
         )
+
+    def full_dataloader(self, split: str) -> DataLoader:
+        """Every sample of `split` in order, on every process (e.g. the ridge penalty's validation data)."""
+        return self._loader(split, shuffle=False, distributed=False)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

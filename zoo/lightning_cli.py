@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.strategies import DDPStrategy
 
 from datamodules.datamodule import GaitDataModule
 from zoo.errors import ZooError
@@ -65,6 +66,10 @@ class PredictionWriter(BasePredictionWriter):
                 self._parts.setdefault(key, []).append(prediction[key].detach().cpu().numpy())
 
     def on_predict_epoch_end(self, trainer, pl_module) -> None:
+        if trainer.world_size > 1:  # DDP: process r predicted samples r, r + n, ...; process 0 writes them all
+            self._parts = self._gather(trainer.world_size, trainer.global_rank)
+            if trainer.global_rank != 0:
+                return
         if not self._parts:
             return
         path = Path(self.output) if self.output else Path(trainer.log_dir or trainer.default_root_dir) / "predictions"
@@ -76,6 +81,34 @@ class PredictionWriter(BasePredictionWriter):
         self.path = path
         shape = "x".join(str(d) for d in arrays["y_pred"].shape)
         print(f"zoo predict: wrote y_pred [{shape}] and {', '.join(k for k in arrays if k != 'y_pred')} to {path}")
+
+    def _gather(self, world: int, rank: int) -> dict[str, list[np.ndarray]]:
+        """Every process's predictions, back in the data-loader order of one process (see EvaluationSampler)."""
+        import torch.distributed as dist
+
+        mine = {k: np.concatenate(v) for k, v in self._parts.items()}
+        shares: list[dict[str, np.ndarray] | None] = [None] * world
+        dist.all_gather_object(shares, mine)
+        if rank != 0:
+            return {}
+        out = {}
+        for key in mine:
+            parts = [share[key] for share in shares if share and key in share]
+            total = sum(len(p) for p in parts)
+            merged = np.empty((total, *parts[0].shape[1:]), dtype=parts[0].dtype)
+            for r, part in enumerate(parts):
+                merged[r::world] = part
+            out[key] = [merged]
+        return out
+
+
+class UnwrappedDDPStrategy(DDPStrategy):
+    """DDP (one process per device, the same launcher and process group) for a model with no trainable
+    parameter: torch's DistributedDataParallel refuses such a module, and there are no gradients to average.
+    Closed-form models all-reduce their sufficient statistics themselves (zoo/models/closed_form.py)."""
+
+    def configure_ddp(self) -> None:
+        pass  # keep the LightningModule as it is
 
 
 class ConfigOnly(Exception):
@@ -119,7 +152,21 @@ class ZooCLI(LightningCLI):
             raise ConfigOnly()
 
     def instantiate_trainer(self, **kwargs: Any):
-        return super().instantiate_trainer(**{**kwargs, **self.trainer_overrides})
+        kwargs = {**kwargs, **self.trainer_overrides}
+        config = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        strategy = kwargs.get("strategy", (config.get("trainer") or {}).get("strategy"))
+        if strategy == "ddp" and not any(p.requires_grad for p in self.model.parameters()):
+            kwargs["strategy"] = UnwrappedDDPStrategy()  # closed forms: nothing to synchronise per step
+        elif strategy == "ddp" and getattr(self.model, "ddp_find_unused_parameters", False):
+            # DDP stops at the first step when a parameter gets no gradient (a mask token on a supervised
+            # task, a frozen stage): models that have such parameters declare it, and get DDP's search for them
+            from lightning.pytorch.utilities import rank_zero_info
+
+            rank_zero_info(f"zoo: strategy ddp -> ddp_find_unused_parameters_true for model "
+                           f"'{type(self.model).display_name()}' (some of its parameters get no gradient on "
+                           f"some steps)")
+            kwargs["strategy"] = "ddp_find_unused_parameters_true"
+        return super().instantiate_trainer(**kwargs)
 
 
 def available_cores() -> int:
@@ -139,6 +186,9 @@ def _limit_ok(value: Any) -> bool:
     return isinstance(value, float) and (0 < value <= 1 or (value > 1 and value.is_integer()))
 
 
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true", "32", "16", "bf16", "64",
+              32, 16, 64)
+
 # Trainer options whose wrong values Lightning would only reject mid-run (or silently accept: max_epochs 0
 # trains nothing and then tests an untrained model).
 TRAINER_RULES: dict[str, tuple[str, Any]] = {
@@ -154,6 +204,8 @@ TRAINER_RULES: dict[str, tuple[str, Any]] = {
     "check_val_every_n_epoch": ("an integer >= 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
     "gradient_clip_val": ("a number >= 0", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
                           and np.isfinite(v) and v >= 0),
+    "precision": (f"one of {list(PRECISIONS)} (16-mixed needs a GPU)", lambda v: v in PRECISIONS),
+    "num_nodes": ("an integer >= 1", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1),
 }
 
 

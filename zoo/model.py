@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
 
 from datamodules.tasks import DataSpec, Task, get_task, tasks_of_family
 from zoo.errors import NonFiniteLossError, ZooError
@@ -95,6 +96,9 @@ class ZooModel(pl.LightningModule):
     # What `zoo tune` samples (see zoo/tune/space.py): model arguments, or `data.*` / `trainer.*` keys.
     search_space: ClassVar[dict[str, dict[str, Any]]] = {"lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}
     model_name: ClassVar[str] = ""
+    # True when some parameters get no gradient on some steps (DDP must then look for them: `zoo fit
+    # --trainer.strategy ddp` switches to `ddp_find_unused_parameters_true` for such a model)
+    ddp_find_unused_parameters: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -147,6 +151,9 @@ class ZooModel(pl.LightningModule):
         self.register_buffer("stats_ready", torch.tensor(False))
         self.val_metrics = self.task.build_metrics(spec, prefix="val/", primary_only=True)
         self.test_metrics = self.task.build_metrics(spec, prefix="test/")
+        # val/test loss as sample-weighted means whose states sync over DDP processes: the logged (and
+        # checkpoint-monitored) value is the loss over all samples on every process, as on one process
+        self.eval_loss = nn.ModuleDict({"val": MeanMetric(), "test": MeanMetric()})
 
     # -- configuration -----------------------------------------------------------------------
     @classmethod
@@ -328,9 +335,16 @@ class ZooModel(pl.LightningModule):
         if not torch.isfinite(loss):
             raise NonFiniteLossError(self.non_finite_message(loss, batch, split))
         if split != "train":
-            metrics = self.val_metrics if split == "val" else self.test_metrics
-            self.task.update_metrics(metrics, self.denormalise(out["y"]).float(), target.float(), batch, out)
+            self.update_metrics(self.val_metrics if split == "val" else self.test_metrics, out, target, batch)
         return loss
+
+    def update_metrics(self, metrics, out: Mapping[str, Tensor], target: Tensor, batch: Mapping[str, Tensor]) -> None:
+        """Feed a split's metrics in float32 and outside autocast, whatever the training precision: under
+        `bf16-mixed` the network's output is bfloat16 (3 significant digits), and autocast would run the
+        metrics' own convolutions and products (SSIM, correlations) in bfloat16 too."""
+        with torch.autocast(device_type=self.device.type, enabled=False):
+            pred = self.denormalise(out["y"].float())
+            self.task.update_metrics(metrics, pred, target.float(), batch, out)
 
     def non_finite_message(self, loss: Tensor, batch: Mapping[str, Tensor], split: str) -> str:
         """What a non-finite loss came from: the batch's subjects and trials, and whether its inputs or targets
@@ -360,7 +374,12 @@ class ZooModel(pl.LightningModule):
     def _step(self, batch: Mapping[str, Tensor], split: str) -> Tensor:
         loss = self._evaluate(batch, split)
         n = batch["x"].shape[0]
-        self.log(f"{split}/loss", loss, prog_bar=split != "test", on_step=False, on_epoch=True, batch_size=n)
+        if split == "train":
+            self.log("train/loss", loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
+        else:
+            mean = self.eval_loss[split]
+            mean.update(loss.detach().float(), weight=n)
+            self.log(f"{split}/loss", mean, prog_bar=split != "test", on_step=False, on_epoch=True, batch_size=n)
         return loss
 
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> Tensor:

@@ -4,6 +4,7 @@
     zoo bench experiments/suites/paper_tan2024.yaml --dry-run
     zoo bench SUITE.yaml --out runs/s0 --shard 0/4        # on machine 0 of 4 (array job)
     zoo bench merge runs/s0 runs/s1 runs/s2 runs/s3 --out runs/all [--suite SUITE.yaml]
+    zoo bench SUITE.yaml --out runs/x --launcher slurm [--shards 8] [--slurm partition=gpu ...]  # job array + merge
 
 Exit status: 0 when every cell of the run (or, for `merge`, of the suite) finished ok; 1 when a cell failed
 (the failed cells are listed with their error) or, for `merge`, has no result yet; 2 when the suite, an option
@@ -214,18 +215,33 @@ def run_robustness_stage(suite: Suite, cells: list[Cell], out_dir: Path, threads
 
 
 def estimate(suite: Suite, shard_spec: str | None, stream=None) -> float:
-    """`--dry-run`: list the cells and estimate their cost on this machine."""
+    """`--dry-run`: list the cells and estimate their cost here and on a GPU, and their memory."""
     stream = stream or sys.stdout
-    from zoo.bench.estimate import estimate_cells
+    from zoo.bench.estimate import GPU_STEP_FLOOR_S, GPU_TFLOPS, estimate_cells
 
     cells = shard(suite.cells(), shard_spec)
     rows, total = estimate_cells(suite, cells)
     width = max(len(c.key) for c in cells)
-    for cell, (steps, seconds) in zip(cells, rows):
-        print(f"{cell.key:<{width}}  {steps:>8} steps  ~{_duration(seconds):>8}", file=stream)
+    print(f"{'cell':<{width}}  {'steps':>8}  {'here':>9}  {'A100':>9}  {'memory':>9}", file=stream)
+    for cell, row in zip(cells, rows):
+        print(f"{cell.key:<{width}}  {row.steps:>8}  ~{_duration(row.seconds):>8}  ~{_duration(row.gpu_seconds):>8}"
+              f"  {_size(row.memory_bytes):>9}", file=stream)
+    gpu_hours = sum(r.gpu_seconds for r in rows) / 3600
     print(f"{len(cells)} cells; estimated {_duration(total)} on this machine with 1 worker "
           f"(measured step times x planned steps; data generation not included)", file=stream)
+    print(f"estimated {gpu_hours:.2f} GPU-hours on an A100 (counted FLOPs per step at an assumed {GPU_TFLOPS:g} "
+          f"TFLOP/s effective, at least {GPU_STEP_FLOOR_S * 1000:g} ms per step; see zoo/bench/estimate.py); "
+          f"largest cell needs {_size(max(r.memory_bytes for r in rows))} "
+          f"for training (weights, gradients, Adam state, saved activations, batch; CUDA context not included)",
+          file=stream)
     return total
+
+
+def _size(n_bytes: int) -> str:
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{n_bytes} B"
 
 
 def merge(dirs: list[Path], out_dir: Path, suite_path: Path | None, stream=None, wandb: bool = True) -> int:
@@ -362,6 +378,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--retry-failed", action="store_true", help="rerun cells that failed before")
     parser.add_argument("--robustness", action="store_true",
                         help="re-test every trained cell under input perturbations (robustness.md)")
+    parser.add_argument("--launcher", choices=("slurm", "local"), default=None,
+                        help="run the shards as one submitit job array (slurm; local: subprocesses of this "
+                             "machine), then merge them into --out")
+    parser.add_argument("--shards", type=_positive, default=None,
+                        help="array size for --launcher (default: the suite's slurm.shards, else 1 per 4 cells)")
+    parser.add_argument("--slurm", action="append", default=[], metavar="KEY=VALUE",
+                        help="a resource for --launcher, beating the suite's slurm: block (partition=gpu, "
+                             "gpus_per_task=1, cpus_per_task=8, mem=32G, time=04:00:00, ...)")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="with --launcher: submit, print the merge command and return")
     args = parser.parse_args(argv)
     suite = load_suite(args.suite, dataset=args.dataset)
     suite.robustness = suite.robustness or args.robustness
@@ -372,6 +398,14 @@ def main(argv: list[str]) -> int:
         estimate(suite, args.shard)
         return 0
     out_dir = args.out or Path("runs") / suite.name
+    if args.launcher:
+        if args.shard:
+            raise SuiteError("--shard and --launcher: the launcher makes the shards itself (use --shards N)")
+        from zoo.bench.launcher import launch
+
+        return launch(suite, args.suite, out_dir, launcher=args.launcher, shards=args.shards,
+                      jobs=args.jobs if args.jobs != 1 else None, flags=args.slurm, dataset=args.dataset,
+                      no_wandb=args.no_wandb, retry_failed=args.retry_failed, wait=not args.no_wait)
     records = run_suite(suite, out_dir, shard_spec=args.shard, jobs=args.jobs, retry_failed=args.retry_failed,
                         suite_file=str(args.suite))
     print_leaderboard(out_dir)

@@ -9,6 +9,7 @@
     trainer: {max_epochs: 10}     # Trainer options for every cell
     oracle: true                  # a noise-floor row per task (needs clean targets)
     wandb: {project: gait-zoo}    # or false
+    slurm: {partition: gpu, gpus_per_task: 1, time: "04:00:00"}   # `--launcher slurm` (zoo/bench/launcher.py)
     tasks:
       imu2grf:
         data: {window: 128}
@@ -35,7 +36,8 @@ from datamodules.tasks import get_task, list_tasks
 
 ORACLE = "noise-floor"
 SUITE_KEYS = {"name", "description", "dataset", "folds", "run_folds", "seeds", "split_seed", "data", "trainer",
-              "tasks", "oracle", "wandb", "threads", "cell_timeout_s", "label_fractions", "pretrain", "robustness"}
+              "tasks", "oracle", "wandb", "threads", "cell_timeout_s", "label_fractions", "pretrain", "robustness",
+              "slurm"}
 PRETRAIN_KEYS = {"model", "preset", "dataset", "overrides", "trainer", "data", "n_folds", "task", "label"}
 PRETRAINED = "@pretrain"  # in a model's overrides: the checkpoint of the suite's pretraining cell
 # `@pretrain:<label>` names one of several pretraining stages (`pretrain:` as a list of labelled stages)
@@ -132,6 +134,7 @@ class Suite:
     label_fractions: list[float]
     pretrain: list[dict[str, Any]] | None = None  # pretraining stages (one, or several with labels)
     robustness: bool = False  # re-test every trained cell under input perturbations (zoo/bench/robustness.py)
+    slurm: dict[str, Any] = field(default_factory=dict)  # resources of `--launcher slurm` (zoo/bench/launcher.py)
 
     def pretrain_cells(self) -> dict[tuple[str, int], Cell]:
         """One pretraining cell per stage and seed (on its own corpus), run before the cells that use it;
@@ -262,6 +265,14 @@ def _check_sections(path: Path, where: str, data: dict[str, Any], trainer: dict[
         check_trainer_options(trainer, where=f"{where}trainer" if where else "trainer")
     except (DataError, ZooError) as exc:
         raise SuiteError(f"{path}: {exc}") from None
+    devices, nodes = trainer.get("devices"), trainer.get("num_nodes")
+    if devices is not None and not (devices == 1 or (isinstance(devices, list) and len(devices) == 1)):
+        raise _fail(path, f"{where}trainer.devices", "1 or a list of one device (suite cells train on one device "
+                    "each: scale a suite out over cells with --jobs or --launcher slurm, and one large model over "
+                    "devices with `zoo fit --trainer.devices N`)", devices)
+    if nodes is not None and nodes != 1:
+        raise _fail(path, f"{where}trainer.num_nodes", "1 (suite cells train on one device; multi-node training "
+                    "is `zoo fit --trainer.num_nodes N`)", nodes)
 
 
 def load_suite(path: str | Path, dataset: str | None = None) -> Suite:
@@ -394,7 +405,17 @@ def load_suite(path: str | Path, dataset: str | None = None) -> Suite:
         wandb=wandb or None, threads=threads, cell_timeout_s=timeout,
         label_fractions=[float(f) for f in fractions], pretrain=stages,
         robustness=_flag(path, "robustness", raw.get("robustness", False)),
+        slurm=_slurm_block(path, raw.get("slurm")),
     )
+
+
+def _slurm_block(path: Path, block: Any) -> dict[str, Any]:
+    from zoo.bench.launcher import check_slurm_block
+
+    try:
+        return check_slurm_block(block, "slurm")
+    except SuiteError as exc:
+        raise SuiteError(f"{path}: {exc}") from None
 
 
 def _flag(path: Path, key: str, value: Any) -> bool:

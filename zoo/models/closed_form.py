@@ -9,7 +9,9 @@ The fitting protocol (two hooks a closed-form model implements):
    iterable over the validation batches (models that choose a penalty score it there; others ignore it).
    Fits the network's buffers from the statistics.
 
-Under DDP the statistics are summed over processes before `solve`, so every process fits the same model.
+Under DDP the statistics are summed over processes before `solve` (the samples a distributed sampler repeats to
+even out the processes are left out), and `solve` sees all validation batches on every process, so every process
+fits the same model as one process would.
 The solve counts as the fit's one optimisation step (`trainer.global_step` becomes 1), so checkpoints of a
 closed-form fit are saved like any other model's. Outside Lightning, `fit_closed_form(train_batches,
 val_batches)` runs both hooks.
@@ -61,7 +63,9 @@ class ClosedFormModel(ZooModel):
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
         if self.current_epoch != 0:  # one pass is all a closed form needs; later epochs change nothing
             return
-        self.accumulate(batch, self.normalise(self.target(batch)))
+        batch = self._without_padding(batch, batch_idx)
+        if len(batch["x"]):
+            self.accumulate(batch, self.normalise(self.target(batch)))
         if batch_idx == self.trainer.num_training_batches - 1:  # the last batch: fit before validation
             self._sum_statistics_over_processes()
             self.solve(self._validation_batches())
@@ -71,6 +75,20 @@ class ClosedFormModel(ZooModel):
         # One pass gathers every statistic. Without an optimiser `global_step` never advances, so a
         # `max_steps` limit would never fire; stop explicitly instead of looping over empty epochs.
         self.trainer.should_stop = True
+
+    def _without_padding(self, batch: Mapping[str, Tensor], batch_idx: int) -> Mapping[str, Tensor]:
+        """The batch less the samples a distributed sampler repeated to even out the processes, so the summed
+        statistics count every training sample exactly once (as on one process)."""
+        from datamodules.datamodule import padding_mask
+
+        loader = self.trainer.train_dataloader
+        sampler = getattr(loader, "sampler", None)
+        n = len(batch["x"])
+        keep = padding_mask(sampler, batch_idx * int(getattr(loader, "batch_size", None) or n), n)
+        if keep is None or bool(keep.all()):
+            return batch
+        keep = keep.to(batch["x"].device)
+        return {k: v[keep] if isinstance(v, Tensor) and v.ndim and len(v) == n else v for k, v in batch.items()}
 
     def _sum_statistics_over_processes(self) -> None:
         if self.trainer.world_size <= 1:
@@ -84,7 +102,8 @@ class ClosedFormModel(ZooModel):
         datamodule = getattr(self.trainer, "datamodule", None)
         if datamodule is None:
             return iter(())
-        loader = datamodule.val_dataloader()
+        # all of it on every process (not this process's share), so every process chooses the same penalty
+        loader = datamodule.full_dataloader("val") if hasattr(datamodule, "full_dataloader") else datamodule.val_dataloader()
         limit = self.trainer.limit_val_batches
         if isinstance(limit, int):
             batches = itertools.islice(loader, limit)

@@ -66,7 +66,11 @@ class RidgeNet(nn.Module):
         return x
 
     def forward(self, x: Tensor, body_mass: Tensor | None = None) -> Tensor:
-        y = (self.features(x, body_mass) - self.x_mean) @ self.weight + self.y_mean
+        # a fitted closed form predicts in float32 whatever the training precision (autocast would run the
+        # product in bfloat16 under `bf16-mixed` and round the fitted weights to 3 digits)
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            mass = body_mass.float() if body_mass is not None else None
+            y = (self.features(x.float(), mass) - self.x_mean) @ self.weight + self.y_mean
         return y.reshape(-1, *self.target_shape)
 
 

@@ -274,6 +274,7 @@ class SslTransformer(ZooModel):
     """
 
     families = (MASKED_RECONSTRUCTION, SEQUENCE_TO_STEPS)
+    ddp_find_unused_parameters = True  # the mask token serves pretraining only; fine-tuning freezes stages
     default_task = "pretrain"
     network = SslTransformerNet
     paper = "Tan 2024"
