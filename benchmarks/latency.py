@@ -165,7 +165,7 @@ def median_seconds(fn, min_time_s: float = 0.3, min_repeats: int = 5, max_repeat
 def data_seconds_per_inference(spec, task: str) -> tuple[float, str]:
     """Seconds of recording one inference advances, and how that is defined."""
     rate = float(spec.sample_rate_hz)
-    if task == "imu2pressure":
+    if get_task(task).sample_unit == "stance":
         return TYPICAL_STRIDE_S, f"one stance per {TYPICAL_STRIDE_S} s stride"
     if get_task(task).family == "sequence_to_steps":
         hop = int(spec.input_shape[-1]) // 2

@@ -152,8 +152,12 @@ def test_a_tiny_batch_is_overfitted(name, task, datamodules):
             loss = model.compute_loss(model.outputs(batch), target, batch)
             loss.backward()
             opt.step()
+            # stop once the training loss is low and the evaluation loss (dropout off, e.g. the masked
+            # reconstruction's fixed eval masks) agrees: one lucky training draw is not a fit
             if loss.item() < 0.2 * start:
-                break
+                if loss_now() <= 0.4 * start:
+                    break
+                model.train()
     assert loss_now() <= 0.5 * start, f"loss {start:.4f} -> {loss_now():.4f}"
 
 

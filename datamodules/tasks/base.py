@@ -123,6 +123,9 @@ class Task(ABC):
     paper: ClassVar[str]
     description: ClassVar[str] = ""
     family: ClassVar[str]
+    # how one sample is cut from a continuous recording (what `zoo export` / streaming inference replay):
+    # "window" (sliding windows), "stance" (one time-normalised stance), "frames" (a stack of frames), "frame"
+    sample_unit: ClassVar[str] = "window"
     default_activities: ClassVar[tuple[str, ...] | None] = None
     # metric name (without split prefix) -> (higher_is_better, unit); the primary metric ranks models
     metric_info: ClassVar[dict[str, tuple[bool, str]]] = {}

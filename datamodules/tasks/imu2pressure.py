@@ -78,6 +78,7 @@ class Imu2Pressure(Task):
     description = ("right-leg kinematics (18 ch) over one stance, time-normalised to 101 samples -> right-foot "
                    "pressure map per step")
     family = SEQUENCE_TO_STEPS
+    sample_unit = "stance"
     default_activities = ("walk",)
     metric_info = {**PRESSURE_METRIC_INFO, **STRIDE_PRESSURE_INFO, **MAP_STRIDE_GRF_INFO}
     clinical_metrics = frozenset(STRIDE_PRESSURE_INFO) | frozenset(MAP_STRIDE_GRF_INFO)

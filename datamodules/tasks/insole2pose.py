@@ -48,6 +48,7 @@ class Insole2Pose(Task):
     paper = "Han (smart insole)"
     description = "left + right insole pressure, M frames -> 19 keypoints in 3D at the centre frame"
     family = INSOLE_TO_POSE
+    sample_unit = "frames"
     default_activities = None
     metric_info = {"mpjpe_cm": (False, "cm"), **{f"mpjpe_cm_{part}": (False, "cm") for part in BODY_PARTS}}
     primary_metric = "mpjpe_cm"

@@ -49,6 +49,7 @@ class Landmarks2Pressure(Task):
     paper = "Wang (J Biomech)"
     description = "plantar geometry + pressure at 16 (or 2) landmark cells -> the full map of that stance frame"
     family = LANDMARKS_TO_MAP
+    sample_unit = "frame"
     default_activities = ("walk",)
     metric_info = {
         "vgrf_accuracy": (True, "%"),

@@ -178,13 +178,13 @@ def window_info(spec: DataSpec, data: Mapping[str, Any]) -> dict[str, Any]:
     """How samples are cut from a continuous recording: sliding windows (length, hop), one time-normalised
     stance (length) or one frame."""
     task = get_task(spec.task)
-    if spec.task == "imu2pressure":
+    if task.sample_unit == "stance":
         return {"kind": "stance", "length": int(spec.input_shape[-1]), "foot": "right",
                 "stance_s": [0.15, 2.5], "detector": stance_detector(spec)}
-    if task.family in ("sequence_to_steps", "masked_reconstruction"):
+    if task.sample_unit == "window":
         length = int(spec.input_shape[-1])
         return {"kind": "sliding", "length": length, "hop": int(data.get("window_stride") or length // 2)}
-    if spec.task == "insole2pose":
+    if task.sample_unit == "frames":
         return {"kind": "frames", "frames": int(spec.input_shape[1]), "frame_stride": int(data.get("frame_stride") or 1)}
     return {"kind": "frame"}
 

@@ -117,9 +117,14 @@ class LiftedConv3d(nn.Conv3d):
                            f"the height channel), found {channels}")
         taps, pad = self.kernel_size[2], self.padding[2]
         out_depth = depth + 2 * pad - taps + 1
+        # which taps read real data depends on sizes only: computed in Python, so traced and exported graphs
+        # hold constants (ONNX Runtime has no kernel for a dimension-wise Unique)
+        rows = [tuple(0 <= d + t - pad < depth for t in range(taps)) for d in range(out_depth)]
+        unique_rows = sorted(set(rows))
         position = torch.arange(out_depth)[:, None] + torch.arange(taps)[None, :] - pad  # input depth per tap
-        valid = (position >= 0) & (position < depth)  # [out_depth, taps]
-        sets, set_of_depth = torch.unique(valid, dim=0, return_inverse=True)
+        valid = torch.tensor(rows)  # [out_depth, taps]
+        sets = torch.tensor(unique_rows)
+        set_of_depth = torch.tensor([unique_rows.index(r) for r in rows])
         weight = self.weight
         # features: one 2D kernel per set of valid taps
         kernels = torch.einsum("ocabt,nt->nocab", weight[:, :channels], sets.to(weight.dtype))
