@@ -175,6 +175,10 @@ def test_export_errors_are_one_line(trained_checkpoint, tmp_path, capsys):
 
     assert main(["export", str(tmp_path / "nope.ckpt"), "--out", str(tmp_path / "m.onnx")]) == 2
     assert "no file at" in capsys.readouterr().err
+    (tmp_path / "text.ckpt").write_text("not a checkpoint")
+    assert main(["export", str(tmp_path / "text.ckpt"), "--out", str(tmp_path / "m.onnx")]) == 2
+    assert "text.ckpt: expected a Lightning checkpoint (torch.save file); found a file torch cannot read" \
+        in capsys.readouterr().err
     ckpt, _, _ = trained_checkpoint
     state = torch.load(ckpt, weights_only=False)
     del state["zoo_model"]

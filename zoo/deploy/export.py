@@ -135,7 +135,11 @@ def load_checkpoint(path: str | Path, model: str | None = None) -> tuple[nn.Modu
     path = Path(path)
     if not path.is_file():
         raise ZooError(f"checkpoint: no file at {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # truncated, not a torch file, another pickle: the file is the problem
+        raise ZooError(f"{path}: expected a Lightning checkpoint (torch.save file); found a file torch cannot "
+                       f"read ({type(exc).__name__}: {str(exc)[:120]})") from exc
     if not isinstance(ckpt, Mapping) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
         found = sorted(ckpt)[:8] if isinstance(ckpt, Mapping) else type(ckpt).__name__
         raise ZooError(f"{path}: expected a Lightning checkpoint of a zoo model; missing: state_dict or "
