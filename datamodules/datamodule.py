@@ -25,7 +25,7 @@ from datamodules.splits import (
     trial_kfold,
 )
 from datamodules.store import ArrayStore, resolve_cache
-from datamodules.tasks import SAMPLE_DTYPE, DataSpec, Task, TaskContext, get_task
+from datamodules.tasks import SAMPLE_DTYPE, TASKS, DataSpec, Task, TaskContext, get_task
 
 TARGETS = ("measured", "clean")
 
@@ -165,6 +165,8 @@ class GaitDataModule(pl.LightningDataModule):
         frames, window_s, pose_stride: `insole2pose` input frames M, the time they span (default 2.73 s: 40
             frames 7 samples apart at 100 Hz; each trial's hop follows its rate) and the hop between windows.
         frame_stride: `insole2pose` samples between input frames, instead of `window_s` (same at every rate).
+        grid_pool: `insole2pose` averages each k x k block of insole cells (1: the recorded grid; 2, 4, 8: Han et
+            al.'s resolution ablation, 30 x 22 -> 15 x 11, 8 x 6, 4 x 3; partial blocks at edges k does not divide).
         body_parts: `insole2pose` keypoint-to-part map of the per-part scores (default: the zoo's map for the
             keypoints present); printed as a note with the keypoints no part holds.
         landmarks: 16 or 2 landmark sensors for `landmarks2pressure`; `frame_step` keeps every n-th stance frame.
@@ -215,6 +217,7 @@ class GaitDataModule(pl.LightningDataModule):
         frame_stride: int | None = None,
         window_s: float | None = None,
         pose_stride: int | None = None,
+        grid_pool: int = 1,
         body_parts: dict[str, list[str]] | None = None,
         landmarks: int = 16,
         frame_step: int = 2,
@@ -239,6 +242,10 @@ class GaitDataModule(pl.LightningDataModule):
             raise DataError(f"target: expected one of {list(TARGETS)}, found '{target}'")
         if not 0.0 <= augment <= 1.0:
             raise DataError(f"augment: expected a share of training samples in [0, 1], found {augment}")
+        if grid_pool != 1 and not task_class.pools_grid:
+            raise DataError(f"grid_pool: only tasks whose input is a pressure grid pool it ("
+                            f"{[n for n, c in TASKS.items() if c.pools_grid]}); found grid_pool={grid_pool} "
+                            f"with task '{task}'")
         if augment and task_class.perturbation_kind is None:
             raise DataError(f"augment: task '{task}' has no input perturbations to draw from; found augment={augment}")
         self.path = os.fspath(resolve_source(path))

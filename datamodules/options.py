@@ -70,6 +70,7 @@ DATA_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "window_s": optional(("a positive number of seconds", lambda v: is_number(v) and v > 0)),
     "grf_target": ("'per_foot' or 'total'", lambda v: v in ("per_foot", "total")),
     "pose_stride": optional(int_at_least(1)),
+    "grid_pool": int_at_least(1),
     "frame_step": int_at_least(1),
     "label_fraction": fraction(),
     "stats_samples": int_at_least(1),

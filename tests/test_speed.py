@@ -104,3 +104,40 @@ def test_train_speed_benchmark_prints_a_row_per_variant(capsys):
     assert [r.split("|")[3:5] for r in rows] == [[" reference ", " fp32 "], [" reference ", " bf16 "],
                                                  [" default ", " fp32 "], [" default ", " bf16 "]]
     assert all(float(r.split("|")[8]) > 0 for r in rows)  # windows/s
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_fused_dropouts_equal_the_unfused_layer_with_the_same_draws(precision):
+    """The SDPA layer's residual and ReLU dropouts, fused, give the outputs and gradients of the reference
+    order (attention, dropout, add, norm; linear, relu, dropout, linear, dropout, add, norm) from one seed."""
+    from torch import nn
+
+    from zoo.models.ssl_transformer import SdpaEncoderLayer
+
+    torch.manual_seed(0)
+    layer = SdpaEncoderLayer(16, 4, 32, 0.3, activation="relu", batch_first=True).train()
+    x = torch.randn(3, 10, 16, requires_grad=True)
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+
+    def run(fused: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        layer.zero_grad()
+        x.grad = None
+        torch.manual_seed(7)
+        with torch.autocast("cpu", dtype=dtype, enabled=precision == "bf16"):
+            if fused:
+                y = layer(x)
+            else:
+                x1 = layer.norm1(x + layer.dropout1(layer._attention(x)))
+                h = layer.linear2(layer.dropout(nn.functional.relu(layer.linear1(x1))))
+                y = layer.norm2(x1 + layer.dropout2(h))
+        (y.float() ** 2).sum().backward()
+        return y.detach().float(), [x.grad.clone(), *[p.grad.clone() for p in layer.parameters()]]
+
+    y_fused, g_fused = run(True)
+    y_ref, g_ref = run(False)
+    tol = {"atol": 2e-2, "rtol": 2e-2} if precision == "bf16" else {"atol": 1e-5, "rtol": 1e-5}
+    assert (y_fused == 0).sum() == (y_ref == 0).sum()
+    assert torch.allclose(y_fused, y_ref, **tol)
+    for a, b in zip(g_fused, g_ref):
+        assert torch.allclose(a, b, **tol)
+    assert not torch.allclose(run(True)[0], layer.eval()(x).detach().float())  # dropout was on

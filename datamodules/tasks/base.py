@@ -140,6 +140,8 @@ class Task(ABC):
     clinical_entries: ClassVar[tuple[str, ...]] = ("strides", "map_strides")
     # which perturbations of `datamodules.perturbations` apply to the input ("imu", "landmarks", "insole")
     perturbation_kind: ClassVar[str | None] = None
+    # the input is a pressure grid that `grid_pool` may coarsen (insole2pose)
+    pools_grid: ClassVar[bool] = False
     # appended to the error that names NaN/Inf in the training targets (what the user should do instead)
     target_nan_hint: ClassVar[str] = ""
     # what the README leaderboard shows: these metrics (primary first), beside the paper's figures

@@ -2,7 +2,9 @@
 
 The M frames cover a time span, not a sample count: `window_s` (default 2.73 s, the paper setting's 40
 frames 7 samples apart at 100 Hz) gives each trial its own frame hop, so 8 Hz and 100 Hz insoles see the
-same span; a window that cannot hold M frames at a trial's rate is refused. Mixed rates, pose frames
+same span; a window that cannot hold M frames at a trial's rate is refused. `grid_pool` k averages each k x k
+block of insole cells (a coarser sensor of the same insole: Han et al.'s resolution ablation; a grid that k
+does not divide keeps partial blocks at its edges, so 30 x 22 pools to 15 x 11, 8 x 6 and 4 x 3). Mixed rates, pose frames
 without keypoints (NaN) and keypoints outside every body part are reported as notes, never silently.
 """
 
@@ -25,6 +27,23 @@ DEFAULT_FRAMES, DEFAULT_FRAME_STRIDE, DEFAULT_RATE_HZ = 40, 7, 100.0
 DEFAULT_WINDOW_S = (DEFAULT_FRAMES - 1) * DEFAULT_FRAME_STRIDE / DEFAULT_RATE_HZ
 PELVIS = ("left_hip", "right_hip")
 SHOULDERS = ("left_shoulder", "right_shoulder")
+
+
+def pool_grid(x: np.ndarray, k: int) -> np.ndarray:
+    """Mean of each k x k block of the last two axes (`[..., H, W]` -> `[..., ceil(H/k), ceil(W/k)]`); edge
+    blocks that k does not fill average the cells they hold, as a larger sensor at the edge would."""
+    if k == 1:
+        return x
+    h, w = x.shape[-2:]
+    rows, cols = -(-h // k), -(-w // k)
+    pad = [(0, 0)] * (x.ndim - 2) + [(0, rows * k - h), (0, cols * k - w)]
+    sums = np.pad(x, pad).reshape(*x.shape[:-2], rows, k, cols, k).sum(axis=(-3, -1))
+    counts = np.pad(np.ones((h, w)), pad[-2:]).reshape(rows, k, cols, k).sum(axis=(1, 3))
+    return (sums / counts).astype(x.dtype, copy=False)
+
+
+def pooled_shape(grid: tuple[int, int], k: int) -> tuple[int, int]:
+    return (-(-grid[0] // k), -(-grid[1] // k))
 
 
 def normalise_pose(kp: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
@@ -97,9 +116,14 @@ class Insole2Pose(Task):
 
     # -- windowing ----------------------------------------------------------------------------------
     perturbation_kind = "insole"
+    pools_grid = True
 
     x_mean_axes, x_std_axes = None, (0, 1, 2, 3)  # one pressure scale, zero stays zero
     y_mean_axes, y_std_axes = (), (0,)            # mean pose; one scale per axis
+
+    @property
+    def grid_pool(self) -> int:
+        return int(self.options.get("grid_pool") or 1)
 
     @property
     def frames(self) -> int:
@@ -191,7 +215,7 @@ class Insole2Pose(Task):
         kp = self.read(row, "keypoints", centre, centre + 1, clean=clean)[0]
         activities = self.options["activity_names"]
         return {
-            "x": np.stack(feet).astype(np.float32),
+            "x": pool_grid(np.stack(feet).astype(np.float32), self.grid_pool),
             "y": normalise_pose(kp, self.trial(row).keypoint_names).astype(np.float32),
             "activity": np.int64(activities.index(self.trial(row).activity)),
         }
@@ -220,9 +244,19 @@ class Insole2Pose(Task):
 
     def spec(self) -> dict[str, Any]:
         t = self.ctx.trials[self.usable_trials()[0]]
+        k = self.grid_pool
+        grid = pooled_shape(tuple(t.pressure_shape), k)
+        pooled = {}
+        if k > 1:
+            pooled["grid"] = list(grid)
+            if t.pressure_cell_size_m:
+                pooled["cell_size_cm"] = [round(100 * k * c, 6) for c in t.pressure_cell_size_m]
+            self.note(f"grid_pool {k}: each {k} x {k} block of insole cells averaged, "
+                      f"{t.pressure_shape[0]} x {t.pressure_shape[1]} -> {grid[0]} x {grid[1]} cells")
         return {
+            **pooled,
             "input_channels": ["left", "right"],
-            "input_shape": [2, self.frames, *t.pressure_shape],
+            "input_shape": [2, self.frames, *grid],
             "target_shape": [len(t.keypoint_names), 3],
             "keypoint_names": list(t.keypoint_names),
             "frames": self.frames,

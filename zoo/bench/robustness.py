@@ -162,7 +162,7 @@ def write_reports(out_dir: Path, records: list[dict[str, Any]], suite_name: str)
 
 def plot(out_dir: Path, records: list[dict[str, Any]]) -> list[Path]:
     """Per task: one panel per perturbation, the primary metric against severity, one line per model (mean over
-    folds x seeds; the clean score at severity 0 for numeric severities)."""
+    folds x seeds; the clean score as a dashed line of the model's colour)."""
     from datamodules.tasks import get_task
     from datamodules.tasks.figures import pyplot
 
@@ -181,13 +181,16 @@ def plot(out_dir: Path, records: list[dict[str, Any]]) -> list[Path]:
                 severities = list(dict.fromkeys(p["severity"] for r in runs for p in r["perturbed"]
                                                 if p["perturbation"] == name))
                 numeric = all(isinstance(s, (int, float)) for s in severities)
-                xs = ([0.0] + [float(s) for s in severities]) if numeric else list(range(len(severities) + 1))
-                ys = [float(np.mean([r["clean"] for r in runs]))] + [
-                    float(np.mean([p["value"] for r in runs for p in r["perturbed"]
-                                   if p["perturbation"] == name and p["severity"] == s])) for s in severities]
-                ax.plot(xs, ys, "o-", label=model)
+                xs = [float(s) for s in severities] if numeric else list(range(len(severities)))
+                ys = [float(np.mean([p["value"] for r in runs for p in r["perturbed"]
+                                     if p["perturbation"] == name and p["severity"] == s])) for s in severities]
+                line, = ax.plot(xs, ys, "o-", label=model)
+                # the clean score as a dashed level: "no perturbation" has no place on every severity axis
+                # (noise is 1x nominal, the sample rate the model's own)
+                ax.axhline(float(np.mean([r["clean"] for r in runs])), ls="--", lw=1, color=line.get_color(),
+                           label=f"{model}, clean")
                 if not numeric:
-                    ax.set_xticks(xs, ["none", *map(str, severities)], rotation=45, fontsize=7)
+                    ax.set_xticks(xs, [str(s) for s in severities], rotation=45, fontsize=7)
             unit = next(p["unit"] for r in mine for p in r["perturbed"] if p["perturbation"] == name)
             ax.set_title(name, fontsize=9)
             ax.set_xlabel(unit)

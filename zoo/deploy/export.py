@@ -189,7 +189,12 @@ def window_info(spec: DataSpec, data: Mapping[str, Any]) -> dict[str, Any]:
         length = int(spec.input_shape[-1])
         return {"kind": "sliding", "length": length, "hop": int(data.get("window_stride") or length // 2)}
     if task.sample_unit == "frames":
-        return {"kind": "frames", "frames": int(spec.input_shape[1]), "frame_stride": int(data.get("frame_stride") or 1)}
+        from datamodules.tasks.insole2pose import frame_stride_at
+
+        # the hop at the spec's rate (from window_s, or frame_stride); grid_pool: average k x k cell blocks first
+        return {"kind": "frames", "frames": int(spec.input_shape[1]),
+                "frame_stride": frame_stride_at({**data, "frames": int(spec.input_shape[1])}, float(spec.sample_rate_hz)),
+                "grid_pool": int(data.get("grid_pool") or 1)}
     return {"kind": "frame"}
 
 
