@@ -98,3 +98,11 @@ def test_first_code_block_is_make_bench_and_make_test():
     assert block, "README has no code block"
     commands = [line.split("#")[0].strip() for line in block.group(1).splitlines()]
     assert "make bench" in commands and "make test" in commands
+
+
+def test_every_local_link_and_figure_of_the_readme_exists():
+    text = README.read_text()
+    targets = re.findall(r"\]\(((?:docs|experiments|examples|benchmarks)/[^)#\s]+)", text)
+    assert len(targets) > 10
+    missing = [t for t in targets if not (README.parent / t).exists()]
+    assert not missing, f"README links to files that do not exist: {missing}"
