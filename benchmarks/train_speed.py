@@ -10,7 +10,9 @@ Variants of one (model, preset) and the matmul ceiling are measured in turns (ro
 rounds) and each figure is the median over rounds, so a busy machine slows all of them alike and the
 ratios hold; the load average is printed with the table. `reference` is the implementation before the
 speed work (attention through `nn.TransformerEncoderLayer`, the insole decoder's first layer on the repeated
-volume, unfused Adam); `default` is what the zoo trains with now; `fast` (SSL only) adds `fast=True`.
+volume, unfused Adam, the CBAM U-Net in the default memory format); `default` is what the zoo trains with now; `fast` (SSL only) adds `fast=True`;
+`channels_last` (the convolutional models) is `default` with its 4D weights and inputs in channels-last
+memory format (`--variants reference,default,channels_last`).
 
 FLOPs come from `torch.utils.flop_counter.FlopCounterMode` over one training step (forward, backward;
 the optimiser is not counted) with attention forced onto SDPA's math kernel, whose matmuls it counts (it
@@ -43,8 +45,10 @@ BATCH = {("ssl_transformer", "paper"): 64}  # the SSL_IMU reference's pretrainin
 REFERENCE = {  # constructor arguments that restore the implementation before the speed work
     "ssl_transformer": {"attention": "reference"},
     "insole_pose_cnn": {"lifted_conv": False},
+    "cbam_unet": {"channels_last": False},
 }
 FAST = {("ssl_transformer", "paper"): {"fast": True}}  # the small preset has no attention dropout already
+CONVOLUTIONAL = ("cbam_unet", "insole_pose_cnn")  # where channels-last memory format may matter
 
 
 @dataclass
@@ -53,6 +57,7 @@ class Variant:
     precision: str  # fp32 | bf16
     overrides: dict[str, Any]
     fused_optimizer: bool
+    channels_last: bool = False
     model: Any = None
     optimizer: Any = None
     rates: list[float] = field(default_factory=list)
@@ -170,6 +175,9 @@ def variants_for(name: str, preset: str, precisions: list[str], wanted: list[str
             overrides, fused = {}, True
         elif variant == "fast" and (name, preset) in FAST:
             overrides, fused = FAST[(name, preset)], True
+        elif variant == "channels_last" and name in CONVOLUTIONAL:
+            out.extend(Variant(variant, p, {}, True, channels_last=True) for p in precisions)
+            continue
         else:
             continue
         out.extend(Variant(variant, p, overrides, fused) for p in precisions)
@@ -184,17 +192,22 @@ def measure(name: str, preset: str, *, precisions: list[str], variants: list[str
     batch = random_batch(base, n)
     info = {"model": name, "preset": preset, "batch": n, "params": sum(p.numel() for p in base.parameters()),
             "flops": step_flops(base, batch)}
+    last = {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in batch.items()}
     for run in runs:
         run.model = build(name, preset, run.overrides)
+        if run.channels_last:  # every 2D convolution (Conv3d weights stay as they are)
+            for module in run.model.modules():
+                if isinstance(module, nn.Conv2d):
+                    module.to(memory_format=torch.channels_last)
         run.optimizer = make_optimizer(run.model, run.fused_optimizer)
-        train_step(run.model, run.optimizer, batch, run.precision)  # warm-up (allocator, kernels)
+        train_step(run.model, run.optimizer, last if run.channels_last else batch, run.precision)  # warm-up
     ceilings = []
     for r in range(repeats):
         ceilings.append(matmul_rate(ceiling_size, torch.float32))
         for run in runs:
             start = time.perf_counter()
             for _ in range(steps):
-                train_step(run.model, run.optimizer, batch, run.precision)
+                train_step(run.model, run.optimizer, last if run.channels_last else batch, run.precision)
             run.rates.append(n * steps / (time.perf_counter() - start))
             run.latencies.append(latency_ms(run.model, run.precision))
         log(f"  round {r + 1}/{repeats}: " + ", ".join(f"{v.name}/{v.precision} {v.rates[-1]:.1f}" for v in runs)

@@ -189,3 +189,28 @@ def test_paper_preset_trains_as_the_authors_code(paper_models):
     assert (group["lr"], group["betas"], group["weight_decay"]) == (2e-4, (0.5, 0.999), 1e-5)
     assert isinstance(scheduler, torch.optim.lr_scheduler.StepLR)
     assert (scheduler.step_size, scheduler.gamma) == (20, 0.5)
+
+
+@pytest.mark.parametrize("name", ["cbam_unet", "unet"])
+def test_channels_last_computes_the_same_maps_and_gradients(name):
+    torch.manual_seed(0)
+    spec = default_data_spec("landmarks2pressure")
+    plain = zoo.create_model(name, data_spec=spec, preset="small", channels_last=False)
+    last = zoo.create_model(name, data_spec=spec, preset="small")  # the small preset's default
+    assert last.net.channels_last and not plain.net.channels_last
+    last.load_state_dict(plain.state_dict())
+    conv = next(m for m in last.net.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(4, *plain.input_shape)
+    outs = []
+    for model in (plain, last):
+        model.train()
+        y = model.net(x)
+        y.square().mean().backward()
+        outs.append((y.detach(), conv_grad(model)))
+    assert torch.allclose(outs[0][0], outs[1][0], atol=1e-5, rtol=1e-4)
+    assert torch.allclose(outs[0][1], outs[1][1], atol=1e-5, rtol=1e-3)
+
+
+def conv_grad(model) -> torch.Tensor:
+    return next(m for m in model.net.modules() if isinstance(m, torch.nn.Conv2d)).weight.grad.contiguous()
