@@ -164,3 +164,36 @@ def test_samplers_split_one_permutation_and_score_every_evaluation_sample_once(d
         split_rows = [r for dm in halves for b in rows(getattr(dm, f"{split}_dataloader")()) for r in b]
         assert sorted(split_rows) == everything  # each sample exactly once, none repeated
     assert torch.equal(next(iter(halves[1].full_dataloader("val")))["row"], next(iter(one.val_dataloader()))["row"][:4])
+
+
+def test_a_suite_cell_on_two_processes_matches_its_one_process_twin(data, tmp_path):
+    """`trainer: {devices: 2, strategy: ddp}` in a suite: the cell runs as its own command (Lightning starts
+    the second rank from it), rank 0 writes the cell's files, and its test metrics equal the same cell on one
+    process with the same global batch."""
+    import yaml
+
+    from zoo.cli import main as zoo_main
+
+    trainer = {"accelerator": "cpu", "max_epochs": 2, "limit_train_batches": 12, "deterministic": True}
+    model = {"name": "ssl_transformer", "overrides": {"dropout": 0.0}}
+    suite = {"name": "ddp-cell", "dataset": str(data), "folds": 2, "run_folds": [0], "seeds": [0], "wandb": False,
+             "threads": 1, "trainer": trainer, "data": {"stats_samples": 200},
+             "tasks": {"imu2grf": {"models": [
+                 {**model, "label": "one", "data": {"batch_size": BATCH}},
+                 {**model, "label": "two", "data": {"batch_size": BATCH // 2},
+                  "trainer": {"devices": 2, "strategy": "ddp"}}]}}}
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    out = tmp_path / "out"
+    assert zoo_main(["bench", str(path), "--out", str(out), "--no-wandb"]) == 0
+    one, two = (json.loads((out / "cells" / f"imu2grf__{k}__fold0__seed0" / "metrics.json").read_text())
+                for k in ("one", "two"))
+    assert one["status"] == two["status"] == "ok"
+    assert one["steps"] == two["steps"] > 0
+    worst = max(abs(two["metrics"][k] - v) / max(abs(v), 1e-12) for k, v in one["metrics"].items())
+    print(f"suite cell, 2 processes vs 1: largest relative gap {worst:.2e}")
+    assert worst <= RTOL["network"]
+    cell = out / "cells" / "imu2grf__two__fold0__seed0"
+    assert (cell / "config.yaml").exists() and (cell / "checkpoints" / "best.ckpt").exists()
+    assert not (cell / "cell.pkl").exists()
+    assert yaml.safe_load((cell / "config.yaml").read_text())["trainer"]["devices"] == 2

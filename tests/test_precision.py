@@ -106,15 +106,16 @@ def test_a_suite_with_an_unknown_precision_stops_before_any_cell(data, tmp_path,
     assert not (tmp_path / "out" / "cells").exists()
 
 
-@pytest.mark.parametrize(("trainer", "message"), [
-    ({"devices": 2, "strategy": "ddp"}, "trainer.devices: expected 1 or a list of one device"),
-    ({"num_nodes": 2}, "trainer.num_nodes: expected 1"),
+@pytest.mark.parametrize(("trainer", "spans"), [
+    ({"devices": 2, "strategy": "ddp"}, True), ({"num_nodes": 2}, True), ({"strategy": "ddp_find_unused_parameters_true"}, True),
+    ({"devices": [0, 1]}, True), ({"devices": 1}, False), ({"devices": [3]}, False), ({}, False),
 ])
-def test_suite_cells_train_on_one_device(data, tmp_path, trainer, message):
-    from zoo.bench.suite import SuiteError, load_suite
+def test_suite_cells_accept_the_trainer_keys_of_zoo_fit_and_know_when_they_span_processes(data, tmp_path, trainer, spans):
+    from zoo.bench.cell import spans_processes
+    from zoo.bench.suite import load_suite
 
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump({"name": "x", "dataset": str(data), "trainer": trainer,
                                     "tasks": {"imu2grf": {"models": ["mean"]}}}))
-    with pytest.raises(SuiteError, match=message):
-        load_suite(path)
+    cell = load_suite(path).cells()[0]
+    assert spans_processes(cell.trainer) is spans

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.bench.io import write_atomic, write_json_atomic
+from zoo.bench.io import read_json, write_atomic, write_json_atomic
 from zoo.bench.suite import ORACLE, Cell, pretrain_reference
 
 EXAMPLES = 4  # test samples kept per cell for plots
@@ -66,13 +66,48 @@ def run_cell(cell: Cell, out_dir: Path, threads: int | None = None) -> dict[str,
     here.mkdir(parents=True, exist_ok=True)
     with CellLock(here):  # no other process trains this cell while we do (it waits for an orphan, if any)
         clear_attempt(here)
+        if spans_processes(cell.trainer):
+            return _run_cell_in_processes(cell, out_dir, here, threads)
         return _run_cell(cell, out_dir, here, threads)
+
+
+def spans_processes(trainer: dict[str, Any]) -> bool:
+    """Whether a cell's trainer settings start more than one process (several devices or nodes, or a DDP
+    strategy): Lightning's launcher then re-runs the command that started the training, so such a cell runs
+    as its own command (`python -m zoo.bench.cell_process`), never inside a suite worker."""
+    devices, nodes = trainer.get("devices", 1), trainer.get("num_nodes", 1)
+    one_device = devices in (1, "1") or (isinstance(devices, (list, tuple)) and len(devices) == 1)
+    strategy = str(trainer.get("strategy") or "")
+    return not one_device or nodes not in (1, "1", None) or "ddp" in strategy or "fsdp" in strategy
+
+
+def _run_cell_in_processes(cell: Cell, out_dir: Path, here: Path, threads: int | None) -> dict[str, Any]:
+    """Run the cell as `python -m zoo.bench.cell_process` (Lightning starts its other ranks from that command;
+    rank 0 writes the cell's files) and return the record it wrote, or a failed one with its error output."""
+    import pickle
+    import subprocess
+    import sys
+
+    start = time.time()
+    (here / CELL_PICKLE).write_bytes(pickle.dumps(cell))
+    command = [sys.executable, "-m", "zoo.bench.cell_process", str(here / CELL_PICKLE), str(out_dir), str(threads or 0)]
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    (here / CELL_PICKLE).unlink(missing_ok=True)
+    record = read_json(here / "metrics.json")
+    if record is None or record.get("fingerprint") != cell.fingerprint:
+        tail = "\n".join(done.stdout.strip().splitlines()[-15:])
+        record = {"key": cell.key, "fingerprint": cell.fingerprint, **cell.to_dict(), "status": "failed",
+                  "error": f"the cell's processes exited with code {done.returncode} without a result: {tail[-800:]}",
+                  "wall_time_s": round(time.time() - start, 2)}
+        write_json_atomic(here / "metrics.json", record)
+    return record
 
 
 # What an attempt at a cell leaves in its folder; a new attempt starts from none of it, so a killed attempt's
 # checkpoint is never mistaken for this one's (Lightning would write best-v1.ckpt beside it and fine-tuning
 # cells would load the stale best.ckpt).
-ATTEMPT_FILES = ("checkpoints", "log", "examples.npz", "metrics.json", "config.yaml", "wandb.json")
+CELL_PICKLE = "cell.pkl"  # a multi-process cell's definition, read by every one of its processes
+ATTEMPT_FILES = ("checkpoints", "log", "examples.npz", "metrics.json", "config.yaml", "wandb.json", CELL_PICKLE)
 
 
 def clear_attempt(here: Path) -> None:
@@ -91,17 +126,21 @@ def clear_attempt(here: Path) -> None:
 def _run_cell(cell: Cell, out_dir: Path, here: Path, threads: int | None) -> dict[str, Any]:
     import yaml
     from lightning.pytorch.loggers import CSVLogger, WandbLogger
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
     from zoo.bench.tracking import start_run
     from zoo.lightning_cli import build_cli
 
+    # in a multi-process cell every process runs this; only rank 0 writes files and talks to W&B
+    rank0 = rank_zero_only.rank == 0
     record: dict[str, Any] = {"key": cell.key, "fingerprint": cell.fingerprint, **cell.to_dict()}
     run = None
     start = time.time()
     try:
         oracle = cell.model.name == ORACLE
         config = cell_config(cell, out_dir, threads)
-        write_atomic(here / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+        if rank0:
+            write_atomic(here / "config.yaml", yaml.safe_dump(config, sort_keys=False))
         loggers: list = [CSVLogger(here, name="", version="log")]
         run_config = {**config, "checkpoint": {**config["checkpoint"], "dirpath": str(here / "checkpoints")}}
         cli = build_cli(run_config, trainer_overrides={"logger": loggers})
@@ -113,7 +152,7 @@ def _run_cell(cell: Cell, out_dir: Path, here: Path, threads: int | None) -> dic
                       n_train=len(dm.dataset("train")), n_val=len(dm.dataset("val")), n_test=len(dm.dataset("test")),
                       synthetic=dm.spec.synthetic, dataset_name=dm.spec.dataset, threads=torch_threads(),
                       notes=list(dm.notes))  # the documented fallbacks this cell's data took
-        run = start_run(cell.wandb, out_dir, name=cell.key, group=cell.suite, job_type=cell.task,
+        run = None if not rank0 else start_run(cell.wandb, out_dir, name=cell.key, group=cell.suite, job_type=cell.task,
                         tags=[cell.model.label, f"fold{cell.fold}", f"seed{cell.seed}", cell.model.preset],
                         config={**cell.to_dict(), "n_params": record["n_params"]})
         if run is not None:
@@ -130,8 +169,9 @@ def _run_cell(cell: Cell, out_dir: Path, here: Path, threads: int | None) -> dic
         record["metrics"] = {k.removeprefix("test/"): float(v) for k, v in results.items()}
         if not np.isfinite(record["metrics"].get("loss", 0.0)):
             raise FloatingPointError(f"test loss is {record['metrics']['loss']} (non-finite)")
-        save_examples(trainer.lightning_module, dm, here / "examples.npz")
-        write_stride_tables(trainer.lightning_module, here)
+        if rank0:
+            save_examples(trainer.lightning_module, dm, here / "examples.npz")
+            write_stride_tables(trainer.lightning_module, here)
         record.update(status="ok", train_time_s=round(train_s, 2))
         if run is not None:
             run.summary.update({f"test/{k}": v for k, v in record["metrics"].items()})
@@ -145,7 +185,8 @@ def _run_cell(cell: Cell, out_dir: Path, here: Path, threads: int | None) -> dic
         if run is not None:
             record["wandb_run_id"] = run.id
             run.finish(exit_code=0 if record.get("status") == "ok" else 1)
-    write_json_atomic(here / "metrics.json", record)
+    if rank0:
+        write_json_atomic(here / "metrics.json", record)
     return record
 
 

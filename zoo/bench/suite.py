@@ -265,14 +265,6 @@ def _check_sections(path: Path, where: str, data: dict[str, Any], trainer: dict[
         check_trainer_options(trainer, where=f"{where}trainer" if where else "trainer")
     except (DataError, ZooError) as exc:
         raise SuiteError(f"{path}: {exc}") from None
-    devices, nodes = trainer.get("devices"), trainer.get("num_nodes")
-    if devices is not None and not (devices == 1 or (isinstance(devices, list) and len(devices) == 1)):
-        raise _fail(path, f"{where}trainer.devices", "1 or a list of one device (suite cells train on one device "
-                    "each: scale a suite out over cells with --jobs or --launcher slurm, and one large model over "
-                    "devices with `zoo fit --trainer.devices N`)", devices)
-    if nodes is not None and nodes != 1:
-        raise _fail(path, f"{where}trainer.num_nodes", "1 (suite cells train on one device; multi-node training "
-                    "is `zoo fit --trainer.num_nodes N`)", nodes)
 
 
 def load_suite(path: str | Path, dataset: str | None = None) -> Suite:
