@@ -264,3 +264,12 @@ def test_mixed_rates_are_reported_and_keep_the_same_span(pose8, tmp_path):
     notes = "\n".join(dm.notes)
     assert "trials at mixed sample rates (8 Hz: S01_8hz/T01" in notes and "100 Hz: S01_100hz/T01" in notes
     assert "8 Hz: frame_stride 4, 8 frames span 3.50 s; 100 Hz: frame_stride 50, 8 frames span 3.50 s" in notes
+
+
+def test_trials_the_default_activity_leaves_out_are_reported_not_dropped_silently(tmp_path):
+    path = make_fake_recording(tmp_path / "mixed.h5", n_subjects=4, trials=("walk", "run", "run"), seconds=4.0)
+    dm = GaitDataModule(str(path), task="imu2grf", n_folds=2)
+    assert ("task 'imu2grf' uses activities ['walk'] by default; left out 8 trials of other activities (run: 8); "
+            "choose with --data.activities") in dm.notes
+    chosen = GaitDataModule(str(path), task="imu2grf", n_folds=2, activities=["walk"])
+    assert not any("left out" in n for n in chosen.notes)

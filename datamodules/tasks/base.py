@@ -279,10 +279,11 @@ class Task(ABC):
 
     def usable_trials(self) -> list[int]:
         activities = self.options.get("activities") or self.default_activities
-        usable, lacking = [], {}
+        usable, lacking, left_out = [], {}, {}
         subjects = {s.subject_id: s for s in self.ctx.subjects}
         for i, t in enumerate(self.ctx.trials):
             if activities is not None and t.activity not in activities:
+                left_out[t.activity] = left_out.get(t.activity, 0) + 1
                 continue
             miss = self.missing(t, subjects[t.subject_id])
             if miss:
@@ -299,6 +300,10 @@ class Task(ABC):
             acts = f" among activities {list(activities)}" if activities is not None else ""
             raise DataError(f"{self.ctx.file}: task '{self.name}' needs {self.needs()}{acts}; missing: {what}; "
                             f"found in {first}: {trial_contents(trial)}")
+        if left_out and not self.options.get("activities"):  # the task's default chose; say what it left out
+            counts = ", ".join(f"{a}: {n}" for a, n in sorted(left_out.items()))
+            self.note(f"task '{self.name}' uses activities {list(activities)} by default; left out "
+                      f"{sum(left_out.values())} trials of other activities ({counts}); choose with --data.activities")
         return usable
 
     def _no_activity_message(self, activities) -> str:
