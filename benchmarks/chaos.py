@@ -10,7 +10,8 @@ compared with the reference. Printed per round and in total:
 
 - lost: cells of the suite without a result, or whose result differs from the reference's;
 - duplicated: cells trained twice (a `best-v1.ckpt` beside `best.ckpt`) or rows repeated in results.csv;
-- orphans: workers still alive 0.5 s after their runner was killed (they would train on beside the rerun);
+- orphans: workers still alive 15 s (`ORPHAN_GRACE_S`) after their runner was killed (they would train on beside
+  the rerun; a worker the runner had just spawned ends itself once its interpreter is up, seconds under load);
 - waits: times a worker found its cell being trained by another process (two trainings of a cell at once);
 - files identical: results.csv, leaderboard.csv and leaderboard.md byte-identical to the reference.
 
@@ -85,6 +86,9 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+ORPHAN_GRACE_S = 15.0  # a worker still alive this long after its runner's death counts as an orphan
+
+
 @dataclass
 class Round:
     kills: int = 0
@@ -106,7 +110,9 @@ def run_to_end(suite: Path, out: Path, jobs: int, log: Path, env: dict[str, str]
 def attempt(suite: Path, out: Path, delay_s: float, *, jobs: int = 1, env: dict[str, str] | None = None,
             log: Path | None = None) -> tuple[bool, int, int]:
     """Start the runner and SIGKILL it (alone, as `kill -9 PID` does) after `delay_s`, unless it finished first.
-    Returns (killed, its cell workers at the kill, those still alive 0.5 s after it)."""
+    Returns (killed, its cell workers at the kill, those still alive `ORPHAN_GRACE_S` after it). A worker dies
+    with its runner at once when it is at work; one the runner had just spawned ends itself as soon as its
+    interpreter has started (`die_with_parent` finds the parent gone), which under load can take seconds."""
     log = log or out.parent / f"{out.name}.stderr.log"
     with open(log, "a") as err:
         proc = subprocess.Popen(runner_command(suite, out, jobs), stdout=subprocess.DEVNULL, stderr=err, env=env)
@@ -118,7 +124,9 @@ def attempt(suite: Path, out: Path, delay_s: float, *, jobs: int = 1, env: dict[
     workers = [c for c in children_of(proc.pid) if is_worker(c)]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    time.sleep(0.5)
+    deadline = time.time() + ORPHAN_GRACE_S
+    while time.time() < deadline and any(alive(w) for w in workers):
+        time.sleep(0.1)
     return True, len(workers), sum(alive(w) for w in workers)
 
 
