@@ -174,7 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--figure", type=Path, help="also write the figure here (PNG)")
     parser.add_argument("--title", default="")
     args = parser.parse_args(argv)
-    tasks = list((yaml.safe_load((args.run / "suite.yaml").read_text()).get("tasks") or {}))
+    if not (args.run / "suite.yaml").is_file():
+        found = sorted(p.name for p in args.run.iterdir()) if args.run.is_dir() else "no such folder"
+        print(f"{args.run}: expected a finished suite folder (suite.yaml, leaderboard.csv); found: {found}",
+              file=sys.stderr)
+        return 2
+    tasks = list(yaml.safe_load((args.run / "suite.yaml").read_text()).get("tasks") or {})
     task = args.task or (tasks[0] if len(tasks) == 1 else None)
     if task is None:
         print(f"{args.run}: the suite has tasks {tasks}; choose one with --task", file=sys.stderr)

@@ -111,8 +111,8 @@ def test_a_suite_with_an_unknown_precision_stops_before_any_cell(data, tmp_path,
     ({"devices": [0, 1]}, True), ({"devices": 1}, False), ({"devices": [3]}, False), ({}, False),
 ])
 def test_suite_cells_accept_the_trainer_keys_of_zoo_fit_and_know_when_they_span_processes(data, tmp_path, trainer, spans):
-    from zoo.bench.cell import spans_processes
     from zoo.bench.suite import load_suite
+    from zoo.lightning_cli import spans_processes
 
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump({"name": "x", "dataset": str(data), "trainer": trainer,

@@ -23,6 +23,7 @@ model and DataModule through `ZooCLI`; a suite cell writes its configuration as 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +169,15 @@ class ZooCLI(LightningCLI):
             kwargs["strategy"] = "ddp_find_unused_parameters_true"
         return super().instantiate_trainer(**kwargs)
 
+
+def spans_processes(trainer: Mapping[str, Any]) -> bool:
+    """Whether these trainer settings start more than one process: several devices (or `auto`, which is all of
+    a multi-GPU machine's), several nodes, or a distributed strategy. Lightning's launcher then re-runs the
+    command that started the training, so a suite runs such a cell as its own command and `zoo tune` refuses it."""
+    devices, nodes = trainer.get("devices", 1), trainer.get("num_nodes") or 1
+    one_device = devices in (1, "1") or (isinstance(devices, (list, tuple)) and len(devices) == 1)
+    strategy = str(trainer.get("strategy") or "").lower()
+    return not one_device or nodes not in (1, "1") or any(w in strategy for w in ("ddp", "fsdp", "deepspeed"))
 
 def available_cores() -> int:
     """Cores this process may run on (its CPU affinity, e.g. under taskset or a container's cpuset)."""

@@ -66,19 +66,11 @@ def run_cell(cell: Cell, out_dir: Path, threads: int | None = None) -> dict[str,
     here.mkdir(parents=True, exist_ok=True)
     with CellLock(here):  # no other process trains this cell while we do (it waits for an orphan, if any)
         clear_attempt(here)
+        from zoo.lightning_cli import spans_processes
+
         if spans_processes(cell.trainer):
             return _run_cell_in_processes(cell, out_dir, here, threads)
         return _run_cell(cell, out_dir, here, threads)
-
-
-def spans_processes(trainer: dict[str, Any]) -> bool:
-    """Whether a cell's trainer settings start more than one process (several devices or nodes, or a DDP
-    strategy): Lightning's launcher then re-runs the command that started the training, so such a cell runs
-    as its own command (`python -m zoo.bench.cell_process`), never inside a suite worker."""
-    devices, nodes = trainer.get("devices", 1), trainer.get("num_nodes", 1)
-    one_device = devices in (1, "1") or (isinstance(devices, (list, tuple)) and len(devices) == 1)
-    strategy = str(trainer.get("strategy") or "")
-    return not one_device or nodes not in (1, "1", None) or "ddp" in strategy or "fsdp" in strategy
 
 
 def _run_cell_in_processes(cell: Cell, out_dir: Path, here: Path, threads: int | None) -> dict[str, Any]:

@@ -25,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent(os.getppid())
     from zoo.bench.cell import _run_cell, cell_dir, quiet_lightning
 
+    if not Path(args[0]).is_file():
+        print(f"{args[0]}: expected the cell file a suite worker writes (cells/<key>/cell.pkl); found: no such file",
+              file=sys.stderr)
+        return 2
     cell = pickle.loads(Path(args[0]).read_bytes())
     out_dir = Path(args[1])
     quiet_lightning()

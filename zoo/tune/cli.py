@@ -151,10 +151,11 @@ def one_device(trainer: dict[str, Any]) -> dict[str, Any]:
     machine Lightning would otherwise start DDP, relaunching `zoo tune` in every process); more devices,
     nodes or a distributed strategy are refused."""
     trainer = {**trainer, "devices": 1} if trainer.get("devices", "auto") == "auto" else dict(trainer)
+    from zoo.lightning_cli import spans_processes
+
     strategy, devices, nodes = trainer.get("strategy") or "auto", trainer["devices"], trainer.get("num_nodes") or 1
     name = strategy if isinstance(strategy, str) else str(strategy)
-    distributed = any(word in name.lower() for word in ("ddp", "fsdp", "deepspeed"))
-    if distributed or nodes != 1 or devices not in (1, "1") and not (isinstance(devices, list) and len(devices) == 1):
+    if spans_processes(trainer):
         raise ZooError(f"trainer: expected one process per trial (one device, one node), found strategy {name!r}, "
                        f"devices {devices!r}, num_nodes {nodes!r}; to use more devices, start more workers on one "
                        "storage (--storage URL --resume)")
