@@ -77,6 +77,35 @@ def test_uniform_dropout_keeps_each_value_with_probability_1_minus_p_and_rescale
     assert torch.equal(drop.eval()(x), x)
 
 
+def test_keep_mask_lanes_are_independent_with_the_quantised_probability():
+    """Four 16-bit lanes per 64-bit draw: each lane keeps with 1 - round(p * 65536) / 65536, neighbours (lanes
+    of one draw) and lanes of different draws are uncorrelated, and the scale makes the expectation exact."""
+    from zoo.models.ssl_transformer import drop_levels, keep_mask, keep_scale
+
+    assert drop_levels(0.1) == 6554 and keep_scale(0.1) == 65536 / (65536 - 6554)
+    assert drop_levels(0.25) == 16384 and keep_scale(0.25) == pytest.approx(4 / 3, abs=0)
+    torch.manual_seed(0)
+    n = 4_000_000
+    keep = keep_mask(torch.Size((n,)), 0.25, torch.empty(0))
+    assert keep.dtype == torch.float32 and set(keep.unique().tolist()) == {0.0, 1.0}
+    sd = (0.75 * 0.25 / n) ** 0.5
+    assert keep.mean().item() == pytest.approx(0.75, abs=5 * sd)
+    lanes = keep.view(-1, 4)
+    for lane in range(4):
+        assert lanes[:, lane].mean().item() == pytest.approx(0.75, abs=10 * sd)
+    for a, b in ((0, 1), (1, 2), (2, 3)):  # lanes of one draw: P(both kept) = 0.75^2
+        assert (lanes[:, a] * lanes[:, b]).mean().item() == pytest.approx(0.5625, abs=0.003)
+    assert (lanes[:-1, 3] * lanes[1:, 0]).mean().item() == pytest.approx(0.5625, abs=0.003)  # across draws
+    scaled = keep * keep_scale(0.25)
+    assert scaled.mean().item() == pytest.approx(1.0, abs=5 * sd / 0.75)
+    # odd sizes and bf16: as many elements as asked, 0/1 in the requested dtype
+    odd = keep_mask(torch.Size((3, 5, 7)), 0.5, torch.empty(0, dtype=torch.bfloat16))
+    assert odd.shape == (3, 5, 7) and odd.dtype == torch.bfloat16 and set(odd.unique().tolist()) <= {0.0, 1.0}
+    # p within 1/131072 of 0 or 1 falls back to exact float uniforms (a 16-bit lane cannot express it)
+    assert drop_levels(1e-6) == 0 and keep_scale(1e-6) == 1 / (1 - 1e-6)
+    assert keep_mask(torch.Size((1000,)), 1e-6, torch.empty(0)).sum().item() == 1000
+
+
 def test_adam_is_fused_on_cpu_and_sgd_untouched():
     model = zoo.create_model("cnn_bilstm_attention", task="imu2pressure")
     assert model.make_optimizer(model.parameters()).defaults["fused"] is True
