@@ -39,15 +39,16 @@ REPORT_FILES = ("results.csv", "leaderboard.csv", "leaderboard.md")
 WAIT_MESSAGE = "is being trained by PID"
 
 
-def tiny_suite(folder: Path, dataset: str) -> Path:
+def tiny_suite(folder: Path, dataset: str, name: str = "chaos") -> Path:
+    """A two-fold imu2grf suite of tcn and ridge, a few batches each: the chaos run's and the bench tests'."""
     suite = {
-        "name": "chaos", "dataset": dataset, "folds": 2, "seeds": [0], "oracle": True,
+        "name": name, "dataset": dataset, "folds": 2, "seeds": [0], "oracle": True,
         "data": {"batch_size": 16, "stats_samples": 100},
         "trainer": {"max_epochs": 2, "limit_train_batches": 3},
         "wandb": False,
         "tasks": {"imu2grf": {"models": ["tcn", {"name": "ridge", "trainer": {"max_epochs": 1}}]}},
     }
-    path = folder / "chaos.yaml"
+    path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(suite))
     return path
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from benchmarks.chaos import tiny_suite
 from zoo.bench.results import LEADERBOARD_COLUMNS, RESULT_COLUMNS
 from zoo.bench.runner import main as bench_main
 from zoo.bench.suite import SuiteError, load_suite
@@ -25,16 +26,7 @@ ZOO = [sys.executable, "-m", "zoo.cli"]
 def suite_file(tmp_path_factory):
     root = tmp_path_factory.mktemp("bench")
     data = make_fake_recording(root / "tiny.h5", n_subjects=4, seconds=6.0)
-    suite = {
-        "name": "tiny-suite", "dataset": str(data), "folds": 2, "seeds": [0], "oracle": True,
-        "data": {"batch_size": 16, "stats_samples": 100},
-        "trainer": {"max_epochs": 2, "limit_train_batches": 3},
-        "wandb": False,
-        "tasks": {"imu2grf": {"models": ["tcn", {"name": "ridge", "trainer": {"max_epochs": 1}}]}},
-    }
-    path = root / "suite.yaml"
-    path.write_text(yaml.safe_dump(suite))
-    return path
+    return tiny_suite(root, str(data), name="tiny-suite")
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
