@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import torch
 from lightning.pytorch.utilities import move_data_to_device
-from torch import Tensor
+from torch import Tensor, nn
 
 from zoo.model import ZooModel
 
@@ -38,6 +38,15 @@ class ClosedFormModel(ZooModel):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.automatic_optimization = False
+        self.register_load_state_dict_pre_hook(self._drop_unsaved_statistics)
+
+    def _drop_unsaved_statistics(self, module: nn.Module, state_dict: dict[str, Tensor], prefix: str,
+                                 *args: Any) -> None:
+        """Checkpoints written before a statistic stopped being saved (ridge's X^T Y) still load: the stored
+        statistic is ignored, as a freshly fitted model would not have saved it."""
+        for name in self.statistics:
+            if name in self._non_persistent_buffers_set:
+                state_dict.pop(prefix + name, None)
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # Nothing to optimise: a zero-rate optimiser over a placeholder lets the solve count as one step.
@@ -53,10 +62,15 @@ class ClosedFormModel(ZooModel):
         raise NotImplementedError
 
     # -- outside Lightning -----------------------------------------------------------------------
+    def finish_accumulation(self) -> None:
+        """Fold anything `accumulate` held back into the statistics (before they are summed over processes or
+        solved); models that update their statistics in place need nothing here."""
+
     def fit_closed_form(self, train_batches: Iterable[Mapping[str, Tensor]],
                         val_batches: Iterable[Mapping[str, Tensor]] = ()) -> None:
         for batch in train_batches:
             self.accumulate(batch, self.normalise(self.target(batch)))
+        self.finish_accumulation()
         self.solve(val_batches)
 
     # -- inside Lightning ------------------------------------------------------------------------
@@ -67,6 +81,7 @@ class ClosedFormModel(ZooModel):
         if len(batch["x"]):
             self.accumulate(batch, self.normalise(self.target(batch)))
         if batch_idx == self.trainer.num_training_batches - 1:  # the last batch: fit before validation
+            self.finish_accumulation()
             self._sum_statistics_over_processes()
             self.solve(self._validation_batches())
             self.optimizers().step()  # the fit's one step (see the module docstring)
