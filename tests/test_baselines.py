@@ -87,9 +87,47 @@ def test_ridge_checkpoints_leave_out_the_statistics_and_old_ones_still_load():
                                                                                         torch.randn(9, 2, 8))])
     state = model.state_dict()
     assert not {"xtx", "xty", "x_sum", "y_sum", "n"} & set(state)
-    assert {"net.weight", "net.x_mean", "net.y_mean", "penalty"} <= set(state)
+    assert {"net.basis", "net.coef", "net.x_mean", "net.y_mean", "penalty"} <= set(state)
     old = {**state, "xtx": model.xtx, "xty": model.xty, "x_sum": model.x_sum, "y_sum": model.y_sum, "n": model.n}
     fresh = zoo.create_model("ridge", data_spec=SPEC)
     fresh.load_state_dict(old)  # strict: the stored statistics are dropped, not reported as unexpected
     torch.testing.assert_close(fresh.net.weight, model.net.weight)
     assert fresh.fitted
+
+
+def test_ridge_keeps_its_weight_factorised_when_samples_are_fewer_than_features_and_old_checkpoints_load():
+    """With 30 samples and 256 features x 192 outputs the solution has rank <= 29 (centred): kept as basis
+    [256, r] @ coef [r, 192] (smaller than 256 x 192), predicting what the whole weight predicts; with 400
+    samples (rank 256) it is kept whole. A checkpoint holding one `net.weight` (before the factorisation) loads."""
+    torch.manual_seed(0)
+    spec = {**SPEC, "input_shape": [4, 64], "target_shape": [3, 64], "target_names": ["ml", "ap", "vertical"]}
+    x_train, y_train = torch.randn(30, 4, 64), torch.randn(30, 3, 64)
+    model = zoo.create_model("ridge", data_spec=spec)
+    model.fit_closed_form([batch(x_train, y_train)], [batch(torch.randn(5, 4, 64), torch.randn(5, 3, 64))])
+    d, r = model.net.basis.shape
+    assert d == 256 and 0 < r <= 29 and model.net.coef.shape == (r, 192)
+    x = torch.randn(7, 4, 64)
+    whole = (model.net.features(x) - model.net.x_mean) @ (model.net.basis @ model.net.coef) + model.net.y_mean
+    torch.testing.assert_close(model.net(x), whole.reshape(7, 3, 64), rtol=1e-5, atol=1e-5)
+    # an old-format checkpoint: one weight
+    old = {k: v for k, v in model.state_dict().items() if k not in ("net.basis", "net.coef")}
+    old["net.weight"] = model.net.weight
+    fresh = zoo.create_model("ridge", data_spec=spec)
+    fresh.load_state_dict(old)
+    assert fresh.net.basis.shape == (0, 0)
+    torch.testing.assert_close(fresh.net(x), model.net(x), rtol=1e-5, atol=1e-5)
+    # the factorised checkpoint into a fresh (unfitted: a whole zero weight) model
+    again = zoo.create_model("ridge", data_spec=spec)
+    again.load_state_dict(model.state_dict())
+    torch.testing.assert_close(again.net(x), model.net(x))
+    # many samples: whole
+    many = zoo.create_model("ridge", data_spec=spec)
+    many.fit_closed_form([batch(torch.randn(400, 4, 64), torch.randn(400, 3, 64))],
+                         [batch(torch.randn(9, 4, 64), torch.randn(9, 3, 64))])
+    assert many.net.basis.shape == (0, 0) and many.net.coef.shape == (256, 192)
+
+
+def test_an_unfitted_ridge_predicts_the_target_mean_buffer():
+    model = zoo.create_model("ridge", data_spec=SPEC)
+    assert model.net.basis.shape == (0, 0) and model.net.coef.shape == (32, 16) and not model.fitted
+    torch.testing.assert_close(model.net(torch.randn(3, 4, 8)), torch.zeros(3, 2, 8))

@@ -132,7 +132,7 @@ def test_two_subjects_without_validation_from_the_cli(two_subjects, tmp_path, ca
     ckpt = next(root.rglob("*.ckpt"))
     state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
     assert float(state["penalty"]) == pytest.approx(float(used[1]), rel=1e-3)
-    assert float(state["net.weight"].abs().sum()) > 0  # fitted, not the zero-initialised mean model
+    assert float(state["net.coef"].abs().sum()) > 0  # fitted, not the zero-initialised mean model
     dm = GaitDataModule(str(two_subjects), task="imu2grf", n_folds=2, val_subjects=0)
     dm.setup()
     assert len(dm.dataset("val")) == 0 and not dm.has_validation
