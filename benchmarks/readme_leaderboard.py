@@ -136,6 +136,8 @@ def render(run_dir: Path, wall_time: str | None = None, command: str = "make ben
 
 
 def write_block(path: Path, block: str) -> None:
+    if not path.is_file():
+        raise SystemExit(f"{path}: expected a file holding the marker lines {START} ... {END}; found no such file")
     text = path.read_text()
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
     if not pattern.search(text):
