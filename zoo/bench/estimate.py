@@ -123,6 +123,7 @@ def _step_profile(cell: Cell, spec: DataSpec) -> tuple[float, int, float]:
         start = time.perf_counter()
         with FlopCounterMode(display=False) as counter:
             model.accumulate(batch, model.normalise(model.target(batch)))
+            model.finish_accumulation()  # what a model holds back for one larger product is part of the step
         return time.perf_counter() - start, state_bytes + batch_bytes, float(counter.get_total_flops())
     params = [p for p in model.parameters() if p.requires_grad]
     state_bytes += 4 * sum(_tensor_bytes(p) for p in params)  # weights, gradients, Adam's two moments
