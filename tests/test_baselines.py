@@ -120,6 +120,12 @@ def test_ridge_keeps_its_weight_factorised_when_samples_are_fewer_than_features_
     again = zoo.create_model("ridge", data_spec=spec)
     again.load_state_dict(model.state_dict())
     torch.testing.assert_close(again.net(x), model.net(x))
+    # a checkpoint of another model's shape: named, not a matmul error at prediction time
+    import pytest
+
+    bad = {**model.state_dict(), "net.coef": torch.zeros(r + 1, 192)}
+    with pytest.raises(zoo.ZooError, match=r"expected net.basis .* found basis \[256, \d+\], coef \[\d+, 192\]"):
+        zoo.create_model("ridge", data_spec=spec).load_state_dict(bad)
     # many samples: whole
     many = zoo.create_model("ridge", data_spec=spec)
     many.fit_closed_form([batch(torch.randn(400, 4, 64), torch.randn(400, 3, 64))],

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from datamodules.tasks import INSOLE_TO_POSE, LANDMARKS_TO_MAP, SEQUENCE_TO_STEPS, DataSpec
+from zoo.errors import ZooError
 from zoo.models.closed_form import ClosedFormModel
 from zoo.registry import register_model
 
@@ -84,9 +85,18 @@ class RidgeNet(nn.Module):
         if prefix + "weight" in state_dict and prefix + "coef" not in state_dict:
             state_dict[prefix + "coef"] = state_dict.pop(prefix + "weight")
             state_dict[prefix + "basis"] = torch.zeros(0, 0)
-        for name in ("basis", "coef"):
-            if prefix + name in state_dict:
-                setattr(self, name, torch.empty_like(state_dict[prefix + name], device=getattr(self, name).device))
+        basis, coef = state_dict.get(prefix + "basis"), state_dict.get(prefix + "coef")
+        if basis is not None and coef is not None:
+            d, o = self.in_features, self.y_mean.shape[0]
+            whole = basis.shape == (0, 0) and coef.shape == (d, o)
+            factorised = basis.dim() == 2 and basis.shape[0] == d and coef.dim() == 2 and \
+                coef.shape == (basis.shape[1], o)
+            if not (whole or factorised):
+                raise ZooError(f"ridge checkpoint: expected {prefix}basis [0, 0] with {prefix}coef [{d}, {o}], or "
+                               f"{prefix}basis [{d}, rank] with {prefix}coef [rank, {o}] (this model: {d} input "
+                               f"features, {o} outputs); found basis {list(basis.shape)}, coef {list(coef.shape)}")
+            for name, value in (("basis", basis), ("coef", coef)):
+                setattr(self, name, torch.empty_like(value, device=getattr(self, name).device))
         super()._load_from_state_dict(state_dict, prefix, *args)
 
     def features(self, x: Tensor, body_mass: Tensor | None = None) -> Tensor:
