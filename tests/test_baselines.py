@@ -137,3 +137,17 @@ def test_an_unfitted_ridge_predicts_the_target_mean_buffer():
     model = zoo.create_model("ridge", data_spec=SPEC)
     assert model.net.basis.shape == (0, 0) and model.net.coef.shape == (32, 16) and not model.fitted
     torch.testing.assert_close(model.net(torch.randn(3, 4, 8)), torch.zeros(3, 2, 8))
+
+
+def test_ridge_on_inputs_that_never_vary_fits_the_target_mean_and_says_so():
+    """One training sample, or constant inputs: no direction to fit; the model predicts the training mean
+    (penalty inf) with a warning instead of failing inside the eigendecomposition."""
+    import pytest
+
+    for x in (torch.randn(1, 4, 8), torch.ones(5, 4, 8)):
+        y = torch.randn(len(x), 2, 8)
+        model = zoo.create_model("ridge", data_spec=SPEC)
+        with pytest.warns(UserWarning, match=r"no input feature varies over the \d+ training sample"):
+            model.fit_closed_form([batch(x, y)], [batch(torch.randn(3, 4, 8), torch.randn(3, 2, 8))])
+        assert model.fitted and float(model.penalty) == float("inf")
+        torch.testing.assert_close(model.net(torch.randn(4, 4, 8)), y.mean(0).expand(4, 2, 8))

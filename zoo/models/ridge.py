@@ -201,6 +201,9 @@ class Ridge(ClosedFormModel):
         # Gram matrix that is mostly rounding noise.
         variance = gram.diagonal()
         active = variance > variance.max().clamp(min=0) * 1e-12
+        if float(variance.max()) <= 0.0 or not bool(active.any()):
+            self._fit_mean_only()
+            return
         evals, sub = torch.linalg.eigh(gram[active][:, active])
         evecs = torch.zeros(gram.shape[0], len(evals), dtype=sub.dtype)
         evecs[active] = sub
@@ -235,6 +238,22 @@ class Ridge(ClosedFormModel):
         self.net.x_mean.copy_(x_mean.float())
         self.net.y_mean.copy_(y_mean.float())
         self.penalty.fill_(best)
+
+    def _fit_mean_only(self) -> None:
+        """No input feature varies over the training samples (one sample, or constant inputs): the linear
+        part is zero and the model predicts the training target mean: the limit of an infinite penalty, which
+        is the penalty it records. Said, not silent."""
+        from lightning.pytorch.utilities import rank_zero_warn
+
+        n = int(self.n)
+        rank_zero_warn(f"ridge: no input feature varies over the {n} training sample(s); fitted the training "
+                       "target mean (a zero linear map, penalty inf). Check the inputs, or train on more data.",
+                       category=UserWarning)
+        d, o = self.net.in_features, self.net.y_mean.shape[0]
+        self.net.set_weight(torch.zeros(d, 0), torch.zeros(0, o))
+        self.net.x_mean.copy_((self.x_sum / self.n).float())
+        self.net.y_mean.copy_((self.y_sum / self.n).float())
+        self.penalty.fill_(float("inf"))
 
     @staticmethod
     def _selection_columns(n_outputs: int) -> Tensor:
