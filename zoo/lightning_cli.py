@@ -179,6 +179,7 @@ def spans_processes(trainer: Mapping[str, Any]) -> bool:
     strategy = str(trainer.get("strategy") or "").lower()
     return not one_device or nodes not in (1, "1") or any(w in strategy for w in ("ddp", "fsdp", "deepspeed"))
 
+
 def available_cores() -> int:
     """Cores this process may run on (its CPU affinity, e.g. under taskset or a container's cpuset)."""
     try:

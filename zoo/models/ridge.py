@@ -146,7 +146,7 @@ class Ridge(ClosedFormModel):
         self.register_buffer("y_sum", torch.zeros(o, dtype=torch.float64), persistent=False)
         self.register_buffer("n", torch.zeros((), dtype=torch.float64), persistent=False)
         self.register_buffer("penalty", torch.tensor(float("nan")))
-        self._pending: list[tuple[Tensor, Tensor]] = []  # batches not yet in X^T Y (see `accumulate`)
+        self._pending: list[tuple[Tensor, Tensor]] = []  # batches not yet in X^T X, X^T Y (see `accumulate`)
 
     @classmethod
     def network_shapes(cls, spec: DataSpec) -> dict[str, Any]:
@@ -164,26 +164,28 @@ class Ridge(ClosedFormModel):
         return self.net(*self.net_inputs(batch))
 
     def accumulate(self, batch: Mapping[str, Tensor], target: Tensor) -> None:
-        """Add a batch to the statistics. X^T Y is updated once per ~128 MB of targets, not per batch: a rank-32
-        update of a wide X^T Y reads and writes all of it (376 MB per batch for imu2pressure), so per-batch
-        updates were memory-bound (4.8 s of a 14 s fit); one product over many rows is compute-bound."""
+        """Add a batch to the statistics. X^T X and X^T Y are updated once per ~128 MB of targets (or 4096 rows),
+        not per batch: a rank-32 update of a wide X^T Y reads and writes all of it (376 MB per batch for
+        imu2pressure), so per-batch updates were memory-bound (4.8 s of a 14 s fit); one product over many rows
+        is compute-bound."""
         x = self.features(batch).double()
         y = target.flatten(1).to(self.xty.dtype)
-        self.xtx += x.T @ x
         self.x_sum += x.sum(0)
         self.y_sum += y.sum(0, dtype=torch.float64)
         self.n += x.shape[0]
-        self._pending.append((x.to(y.dtype), y))
+        self._pending.append((x, y))
         rows = sum(len(p[0]) for p in self._pending)
         if rows >= PENDING_ROWS or rows * y.shape[1] >= PENDING_ELEMENTS:
             self.finish_accumulation()
 
     def finish_accumulation(self) -> None:
-        """Fold the held-back batches into X^T Y."""
+        """Fold the held-back batches into X^T X and X^T Y."""
         if self._pending:
             xs, ys = zip(*self._pending)
             self._pending = []
-            self.xty.addmm_(torch.cat(xs).T, torch.cat(ys))
+            x, y = torch.cat(xs), torch.cat(ys)
+            self.xtx.addmm_(x.T, x)
+            self.xty.addmm_(x.to(y.dtype).T, y)
 
     @property
     def fitted(self) -> bool:
